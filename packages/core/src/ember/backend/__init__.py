@@ -1,0 +1,36 @@
+"""The backend: devices, array modules (numpy | cupy) and per-device random generators."""
+
+from ember.backend.arrays import as_array, index_add
+from ember.backend.device import (
+    CPU,
+    Device,
+    array_module,
+    cuda_available,
+    cuda_device_count,
+    cupy_module,
+    device_context,
+    device_of,
+    is_cupy_array,
+    to_device,
+    xp_of,
+)
+from ember.backend.random import Generator, default_generator, manual_seed_all
+
+__all__ = [
+    "CPU",
+    "Device",
+    "Generator",
+    "array_module",
+    "as_array",
+    "cuda_available",
+    "cuda_device_count",
+    "cupy_module",
+    "default_generator",
+    "device_context",
+    "device_of",
+    "index_add",
+    "is_cupy_array",
+    "manual_seed_all",
+    "to_device",
+    "xp_of",
+]

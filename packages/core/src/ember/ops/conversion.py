@@ -1,0 +1,156 @@
+"""Moving tensors between dtypes and devices, and copying them: all differentiable."""
+
+from __future__ import annotations
+
+from ember.autograd.function import Function
+from ember.backend import Device, device_of, to_device
+from ember.ops.op import op, primitive
+from ember.tensor import dtypes
+from ember.tensor.tensor import Tensor
+
+
+@primitive("to_dtype")
+class ToDtype(Function):
+    """Casts to ``dtype`` (a numpy dtype); the gradient is cast back."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.source = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.source.kind != "f":
+            return None
+        return ToDtype.apply(grad, dtype=ctx.source)
+
+
+@primitive("to_device")
+class ToDevice(Function):
+    """Copies to ``device``; the gradient is copied back."""
+
+    @staticmethod
+    def forward(ctx, a, device):
+        ctx.source = device_of(a)
+        return to_device(a, device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ToDevice.apply(grad, device=ctx.source)
+
+
+@op("clone", method=True)
+class Clone(Function):
+    """A copy with its own memory."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+@op("contiguous", method=True, function=False)
+def contiguous(self, memory_format=None):
+    """Itself when C-contiguous, else a contiguous copy."""
+    if self.data.flags.c_contiguous:
+        return self
+    return Clone.apply(self)
+
+
+def _parse_to(args, kwargs):
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, (Device, str)) and not (
+            isinstance(arg, str) and arg.removeprefix("ember.") in _DTYPE_NAMES
+        ):
+            device = arg
+        elif isinstance(arg, bool):
+            continue  # PyTorch's positional non_blocking
+        elif arg is not None:
+            dtype = arg
+    return device, dtype, copy
+
+
+_DTYPE_NAMES = {d.name for d in dtypes.ALL} | {"float", "double", "half", "long", "int", "short"}
+
+
+def to(self, *args, **kwargs):
+    """Returns this tensor with another dtype and/or device (itself when nothing changes).
+
+    Accepts ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)`` and the
+    keywords ``dtype``, ``device``, ``copy``, ``non_blocking`` (ignored: copies are synchronous).
+    """
+    device, dtype, copy = _parse_to(args, kwargs)
+    result = self
+    if device is not None:
+        device = Device(device)
+        if device_of(self.data) != device:
+            result = ToDevice.apply(result, device=device)
+    if dtype is not None:
+        target = dtypes.to_dtype(dtype).numpy
+        if result.data.dtype != target:
+            result = ToDtype.apply(result, dtype=target)
+    if copy and result is self:
+        result = Clone.apply(self)
+    return result
+
+
+def _caster(dtype):
+    def cast(self, memory_format=None):
+        if self.data.dtype == dtype.numpy:
+            return self
+        return ToDtype.apply(self, dtype=dtype.numpy)
+
+    cast.__doc__ = f"``self.to({dtype})``"
+    return cast
+
+
+def cpu(self, memory_format=None):
+    return to(self, "cpu")
+
+
+def cuda(self, device=None, non_blocking=False, memory_format=None):
+    if device is None:
+        device = "cuda"
+    elif isinstance(device, int):
+        device = f"cuda:{device}"
+    return to(self, device)
+
+
+def type_as(self, other):
+    return to(self, other.dtype)
+
+
+def _type(self, dtype=None, non_blocking=False):
+    """With no argument, PyTorch's type string (``ember.FloatTensor``); else ``to(dtype)``."""
+    if dtype is None:
+        names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                 "bool": "Bool"}
+        prefix = "ember.cuda." if self.is_cuda else "ember."
+        return f"{prefix}{names[self.dtype.name]}Tensor"
+    return to(self, dtype)
+
+
+for _name, _dtype in [
+    ("float", dtypes.float32), ("double", dtypes.float64), ("half", dtypes.float16),
+    ("long", dtypes.int64), ("int", dtypes.int32), ("short", dtypes.int16),
+    ("char", dtypes.int8), ("byte", dtypes.uint8), ("bool", dtypes.bool_),
+]:
+    op(f"_cast_{_name}", method=_name, function=False)(_caster(_dtype))
+op("to", method=True, function=False)(to)
+op("cpu", method=True, function=False)(cpu)
+op("cuda", method=True, function=False)(cuda)
+op("type_as", method=True, function=False)(type_as)
+op("type", method=True, function=False)(_type)
