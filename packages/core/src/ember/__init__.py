@@ -36,6 +36,7 @@ from ember.tensor import (
     zeros,
     zeros_like,
 )
+from ember.tensor.random import *  # noqa: F403  (rand, randn, manual_seed ...)
 from ember.tensor.dtypes import bool_ as bool  # noqa: A001  (PyTorch's name: ember.bool)
 
 float = float32  # noqa: A001

@@ -1,16 +1,16 @@
 """Every differentiable op; importing this package fills the registry and binds Tensor methods.
 
-Modules register themselves with ``@op``; ``ember`` re-exports every public op by name.
+Each module here registers its ops with ``@op``; all of them are imported, and ``ember``
+re-exports every public op by name.
 """
 
-from ember.ops import (  # noqa: F401  (imported for their registrations)
-    arithmetic,
-    conversion,
-    elementwise,
-    reduction,
-    shape,
-)
+import importlib
+import pkgutil
+
 from ember.tensor.registry import OPS
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = sorted(name for name in OPS if not name.startswith("_"))
 globals().update({name: OPS[name] for name in __all__})
