@@ -3,15 +3,21 @@
 Nodes are popped from a heap ordered by generation (a node's generation is one more than its
 newest input's), so every gradient flowing into a node is summed before the node runs, and a
 chain of 100,000 ops needs no Python stack.
+
+Without ``create_graph`` gradients travel as raw arrays, and nodes that define
+``backward_arrays`` skip Tensor wrapping altogether; with ``create_graph`` every node runs its
+differentiable ``backward`` on Tensors, recording the graph of the gradient.
 """
 
 from __future__ import annotations
 
 import heapq
 
+import numpy as np
+
 from ember.autograd import function as fn_state
-from ember.backend import xp_of
 from ember.autograd.function import AccumulateGrad, accumulator
+from ember.backend import xp_of
 from ember.tensor.registry import lookup
 from ember.tensor.tensor import Tensor
 
@@ -51,6 +57,17 @@ def _initial_grads(outputs, grad_outputs, op_name):
     return grads
 
 
+def sum_to_shape(array, shape):
+    """Sums the broadcast dimensions of a raw gradient array away so it has ``shape``."""
+    lead = array.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and array.shape[lead + i] != 1
+    )
+    if axes:
+        array = array.sum(axis=axes, keepdims=True)
+    return array.reshape(shape) if array.shape != shape else array
+
+
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                  op_name="backward"):
     """Backpropagates from ``outputs``; accumulates into leaves' ``.grad``, or, when ``inputs``
@@ -70,11 +87,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             captures.setdefault(node, []).append((nr, index))
         captured = [None] * len(inputs)
 
+    arrays = not create_graph  # gradients travel as raw arrays
     pending: dict = {}
     heap: list = []
     counter = 0
     for out, grad in zip(outputs, grads):
         node, nr = _root_node(out)
+        grad = grad.data if arrays else grad
         slots = pending.get(node)
         if slots is None:
             slots = pending[node] = [None] * node._num_outputs
@@ -84,31 +103,41 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     previous_mode = fn_state._grad_enabled
     fn_state._grad_enabled = create_graph
-    sum_to_size = lookup("sum_to_size")
+    reduce_to = sum_to_shape if arrays else lookup("sum_to_size")
     anomaly = fn_state._anomaly_enabled
+    heappop = heapq.heappop
+    heappush = heapq.heappush
     try:
         while heap:
-            node = heapq.heappop(heap)[2]
+            node = heappop(heap)[2]
             node_grads = pending.pop(node)
-            hooks = node._pre_hooks
-            if hooks is not None:
-                _run_pre_hooks(hooks, node_grads)
+            if node._pre_hooks is not None:
+                _run_pre_hooks(node._pre_hooks, node_grads, arrays)
             if captures is not None and node in captures:
                 for nr, index in captures[node]:
-                    captured[index] = node_grads[nr]
-            if type(node) is AccumulateGrad:
+                    grad = node_grads[nr]
+                    captured[index] = _wrap(grad) if arrays and grad is not None else grad
+            if node.__class__ is AccumulateGrad:
                 if captures is None:
-                    _accumulate(node, node_grads[0], create_graph)
+                    _accumulate(node, node_grads[0], arrays)
                 continue
             if node._num_outputs > 1:
-                node_grads = _fill_missing(node, node_grads)
-            results = node.backward(node, *node_grads)
+                node_grads = _fill_missing(node, node_grads, arrays)
+            if arrays:
+                fast = node.backward_arrays
+                if fast is not None:
+                    results = fast(node, *node_grads)
+                else:
+                    results = node.backward(node, *[_wrap(g) for g in node_grads])
+                    results = _unwrap(results)
+            else:
+                results = node.backward(node, *node_grads)
             if results.__class__ is not tuple:
                 results = (results,)
             if not retain_graph:
                 node._saved = None
             if anomaly:
-                _check_nan(node, results)
+                _check_nan(node, results, arrays)
             edges = node.next_functions
             if len(results) < len(edges):
                 raise RuntimeError(
@@ -116,79 +145,99 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     f"{len(edges)}"
                 )
             shapes = node.shapes
-            for index, edge in enumerate(edges):
-                if edge is None:
-                    continue
+            index = 0
+            for edge in edges:
                 grad = results[index]
-                if grad is None:
-                    continue
-                if grad.data.shape != shapes[index]:
-                    grad = sum_to_size(grad, shapes[index])
-                target, nr = edge
-                slots = pending.get(target)
-                if slots is None:
-                    slots = pending[target] = [None] * target._num_outputs
-                    heapq.heappush(heap, (-target.generation, counter, target))
-                    counter += 1
-                    slots[nr] = grad
-                elif slots[nr] is None:
-                    slots[nr] = grad
-                else:
-                    slots[nr] = slots[nr] + grad
+                if edge is not None and grad is not None:
+                    if grad.shape != shapes[index]:
+                        grad = reduce_to(grad, shapes[index])
+                    target, nr = edge
+                    slots = pending.get(target)
+                    if slots is None:
+                        slots = pending[target] = [None] * target._num_outputs
+                        heappush(heap, (-target.generation, counter, target))
+                        counter += 1
+                        slots[nr] = grad
+                    elif slots[nr] is None:
+                        slots[nr] = grad
+                    else:
+                        slots[nr] = slots[nr] + grad
+                index += 1
     finally:
         fn_state._grad_enabled = previous_mode
     return captured
 
 
-def _run_pre_hooks(hooks, node_grads) -> None:
+def _wrap(array) -> Tensor:
+    """A raw gradient as a Tensor (numpy hands back scalars for 0-d results: make them arrays)."""
+    if array is None:
+        return None
+    return Tensor(np.asarray(array) if isinstance(array, np.generic) else array)
+
+
+def _unwrap(results):
+    if results.__class__ is tuple:
+        return tuple([None if g is None else g.data for g in results])
+    return None if results is None else results.data
+
+
+def _run_pre_hooks(hooks, node_grads, arrays) -> None:
     for nr, hook_list in hooks.items():
         grad = node_grads[nr]
         if grad is None:
             continue
+        grad = _wrap(grad) if arrays else grad
         for hook in list(hook_list.values()):
             replaced = hook(grad)
             if replaced is not None:
                 grad = replaced
-        node_grads[nr] = grad
+        node_grads[nr] = grad.data if arrays else grad
 
 
-def _fill_missing(node, node_grads):
+def _fill_missing(node, node_grads, arrays):
     """Outputs that got no gradient count as zero (PyTorch's materialize_grads)."""
     if None not in node_grads:
         return node_grads
     xp = node.xp
-    return [
-        g if g is not None else Tensor(xp.zeros(shape, dtype=dtype))
-        for g, (shape, dtype) in zip(node_grads, node._out_meta)
-    ]
+    filled = []
+    for grad, meta in zip(node_grads, node._out_meta):
+        if grad is None and meta is not None:
+            zeros = xp.zeros(meta[0], dtype=meta[1])
+            grad = zeros if arrays else Tensor(zeros)
+        filled.append(grad)
+    return filled
 
 
-def _accumulate(node: AccumulateGrad, grad: Tensor, create_graph: bool) -> None:
+def _accumulate(node: AccumulateGrad, grad, arrays: bool) -> None:
     leaf = node.tensor_ref()
     if leaf is None:
         return
-    if grad.data.dtype != leaf.data.dtype:
-        grad = grad.to(leaf.dtype)
-    if create_graph:
+    if not arrays:  # create_graph: the gradient keeps its own graph
+        if grad.data.dtype != leaf.data.dtype:
+            grad = grad.to(leaf.dtype)
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
         return
-    if leaf.grad is None:
-        leaf.grad = Tensor(grad.data.copy())
-    elif leaf.grad._rg:
-        leaf.grad = Tensor(leaf.grad.data + grad.data)
+    if grad.dtype != leaf.data.dtype:
+        grad = grad.astype(leaf.data.dtype)
+    existing = leaf.grad
+    if existing is None:
+        # A copy: the array may be shared with other gradients or be a read-only broadcast view.
+        leaf.grad = _wrap(grad.copy())
+    elif existing._rg:
+        leaf.grad = _wrap(existing.data + grad)
     else:
-        existing = leaf.grad.data
-        existing += grad.data
-        leaf.grad._bump_version()
+        existing.data += grad
+        existing._bump_version()
 
 
-def _check_nan(node, results) -> None:
+def _check_nan(node, results, arrays) -> None:
     for index, grad in enumerate(results):
-        if grad is not None and grad.data.dtype.kind == "f":
-            xp = node.xp
-            if bool(xp.isnan(grad.data).any()):
-                trace = node._trace or "(the forward ran before anomaly detection was enabled)\n"
-                raise RuntimeError(
-                    f"Function '{node.name}' returned nan values in its {index}th output.\n"
-                    f"Traceback of the forward call that caused the error:\n{trace}"
-                )
+        if grad is None:
+            continue
+        array = grad if arrays else grad.data
+        if array.dtype.kind == "f" and bool(node.xp.isnan(array).any()):
+            trace = node._trace or "(the forward ran before anomaly detection was enabled)\n"
+            raise RuntimeError(
+                f"Function '{node.name}' returned nan values in its {index}th output.\n"
+                f"Traceback of the forward call that caused the error:\n{trace}"
+            )

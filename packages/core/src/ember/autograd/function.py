@@ -103,6 +103,15 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple:
+        """The saved values as Tensors (inputs as themselves, outputs on this node)."""
+        return self._unpack(True)
+
+    @property
+    def saved_arrays(self) -> tuple:
+        """The saved values as raw arrays, for ``backward_arrays`` fast paths."""
+        return self._unpack(False)
+
+    def _unpack(self, as_tensors: bool) -> tuple:
         saved = self._saved
         if saved is _FREED:
             raise RuntimeError(
@@ -114,37 +123,47 @@ class Function:
             )
         result = []
         for item in saved:
-            kind = type(item)
-            if kind is Tensor:
-                result.append(item)
-            elif kind is tuple:  # (input tensor, its version when saved)
+            kind = item.__class__
+            if kind is tuple:  # (input tensor, its version when saved)
                 tensor, version = item
-                current = tensor._version[0] if tensor._version is not None else 0
-                if current != version:
-                    raise _modified_error(self, tensor.data.shape, tensor.data.dtype, current,
-                                          version)
-                result.append(tensor)
+                if tensor._version is not None and tensor._version[0] != version:
+                    raise _modified_error(self, tensor.data, tensor._version[0], version)
+                result.append(tensor if as_tensors else tensor.data)
             elif kind is _SavedOutput:
                 if item.counter[0] != item.version:
-                    raise _modified_error(self, item.array.shape, item.array.dtype,
-                                          item.counter[0], item.version)
-                result.append(Tensor(item.array, True, self, item.index))
-            elif item is None:
-                result.append(None)
+                    raise _modified_error(self, item.array, item.counter[0], item.version)
+                result.append(Tensor(item.array, True, self, item.index) if as_tensors
+                              else item.array)
+            elif item is None or kind is Tensor or not as_tensors:
+                result.append(item)
             else:
                 result.append(Tensor(item))
         return tuple(result)
 
     # ---- running ---------------------------------------------------------------------------
 
+    #: optional ``backward_arrays(ctx, *grad_arrays) -> arrays``: the same math as ``backward``
+    #: on raw arrays, used by the engine when no graph of the backward is wanted (the usual
+    #: ``loss.backward()``); ``backward`` stays the differentiable reference.
+    backward_arrays = None
+
     @classmethod
     def apply(cls, *inputs, **attrs):
-        first = inputs[0].data
+        a = inputs[0]
+        first = a.data
         xp = np if first.__class__ is _ndarray else xp_of(first)
-        if len(inputs) == 1:
-            if _grad_enabled and inputs[0]._rg:
-                return _record(cls, inputs, attrs, xp, (True,))
+        count = len(inputs)
+        if count == 1:
+            if a._rg and _grad_enabled:
+                return _record(cls, inputs, attrs, xp, _ONE_TRUE)
             arrays = (first,)
+        elif count == 2:
+            b = inputs[1]
+            if b.data.__class__ is not first.__class__:
+                raise _device_error(cls, inputs)
+            if _grad_enabled and (a._rg or b._rg):
+                return _record(cls, inputs, attrs, xp, (a._rg, b._rg))
+            arrays = (first, b.data)
         else:
             for t in inputs:
                 if t.data.__class__ is not first.__class__:
@@ -156,19 +175,35 @@ class Function:
             arrays = [t.data for t in inputs]
         ctx = _NO_GRAD_CTX
         ctx.xp = xp
-        out = cls.forward(ctx, *arrays, **attrs)
-        if out.__class__ is tuple:
-            result = tuple(
-                [Tensor(o if o.__class__ is _ndarray or xp is not np else np.asarray(o))
-                 for o in out]
-            )
-        elif out.__class__ is _ndarray or xp is not np:
-            result = Tensor(out)
+        try:
+            out = cls.forward(ctx, *arrays, **attrs)
+        except ValueError as error:
+            raise _forward_error(cls, inputs, error) from None
+        if out.__class__ is _ndarray or xp is not np:
+            result = Tensor(out) if out.__class__ is not tuple else _plain_outputs(out, xp)
+        elif out.__class__ is tuple:
+            result = _plain_outputs(out, xp)
         else:
             result = Tensor(np.asarray(out))
         if _tracer is not None:
             _tracer(cls, inputs, attrs, result)
         return result
+
+
+_ONE_TRUE = (True,)
+
+
+def _plain_outputs(out, xp):
+    return tuple([Tensor(o if o.__class__ is _ndarray or xp is not np else np.asarray(o))
+                  for o in out])
+
+
+def _edge(t):
+    """The (node, output index) a gradient for input ``t`` flows into."""
+    fn = t.grad_fn
+    if fn is None:
+        return (t._acc or accumulator(t), 0)
+    return (fn, t._output_nr)
 
 
 def _record(cls, inputs, attrs, xp, needs):
@@ -178,35 +213,34 @@ def _record(cls, inputs, attrs, xp, needs):
     node.needs_input_grad = needs
     node.attrs = attrs
     arrays = [t.data for t in inputs]
-    out = cls.forward(node, *arrays, **attrs)
-    edges = []
-    generation = 0
-    for t, need in zip(inputs, needs):
-        if need:
-            fn = t.grad_fn
-            if fn is None:
-                fn = t._acc or accumulator(t)
-                edges.append((fn, 0))
-            else:
-                edges.append((fn, t._output_nr))
-                if fn.generation > generation:
-                    generation = fn.generation
-        else:
-            edges.append(None)
-    node.next_functions = tuple(edges)
-    node.generation = generation + 1
-    node.shapes = tuple([a.shape for a in arrays])
+    try:
+        out = cls.forward(node, *arrays, **attrs)
+    except ValueError as error:
+        raise _forward_error(cls, inputs, error) from None
+    if len(inputs) == 1:
+        a = inputs[0]
+        edge = _edge(a)
+        node.next_functions = (edge,)
+        node.generation = edge[0].generation + 1
+        node.shapes = (a.data.shape,)
+    else:
+        edges = [_edge(t) if need else None for t, need in zip(inputs, needs)]
+        generation = 0
+        for edge in edges:
+            if edge is not None and edge[0].generation > generation:
+                generation = edge[0].generation
+        node.next_functions = tuple(edges)
+        node.generation = generation + 1
+        node.shapes = tuple([a.shape for a in arrays])
     if out.__class__ is tuple:
         result = _wrap_outputs(node, out)
         outputs = out
     else:
+        raw = out
         if out.__class__ is not _ndarray and xp is np:
-            out = np.asarray(out)
-        if out.dtype.kind == "f":
-            result = Tensor(out, True, node, 0)
-        else:
-            result = Tensor(out)
-        outputs = (out,)
+            out = np.asarray(out)  # numpy returns scalars for 0-d results
+        result = Tensor(out, True, node, 0) if out.dtype.kind == "f" else Tensor(out)
+        outputs = (raw,)
     saved = node._saved
     if saved:
         node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
@@ -222,9 +256,10 @@ def _wrap_outputs(node, out):
     wrapped = []
     meta = []
     for index, array in enumerate(out):
+        marked = any(array is n for n in non_diff)
         if array.__class__ is not _ndarray and node.xp is np:
             array = np.asarray(array)
-        differentiable = array.dtype.kind == "f" and not any(array is n for n in non_diff)
+        differentiable = array.dtype.kind == "f" and not marked
         wrapped.append(Tensor(array, True, node, index) if differentiable else Tensor(array))
         meta.append((array.shape, array.dtype))
     node._num_outputs = len(out)
@@ -244,17 +279,26 @@ def _pack_saved(saved, inputs, arrays, outputs, result):
             for index, array in enumerate(outputs):
                 if item is array:
                     out_tensor = result[index] if type(result) is tuple else result
-                    packed.append(_SavedOutput(array, index, out_tensor._share_version()))
+                    packed.append(
+                        _SavedOutput(out_tensor.data, index, out_tensor._share_version())
+                    )
                     break
             else:
-                packed.append(item)
+                packed.append(np.asarray(item) if isinstance(item, np.generic) else item)
     return tuple(packed)
 
 
-def _modified_error(node, shape, dtype, current, version):
+def _forward_error(cls, inputs, error):
+    """A numpy/cupy ValueError (shapes that don't broadcast ...) restated with the op's name."""
+    described = ", ".join(f"{tuple(t.data.shape)} {t.data.dtype}" for t in inputs)
+    return RuntimeError(f"{cls.name}: {error} (inputs: {described})")
+
+
+def _modified_error(node, array, current, version):
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: the {dtype} tensor of shape {tuple(shape)} saved by {node.name} is at "
-        f"version {current}; expected version {version} instead. Hint: clone the tensor before "
+        f"operation: the {array.dtype} tensor of shape {tuple(array.shape)} saved by "
+        f"{node.name} is at version {current}; expected version {version} instead. Hint: "
+        "clone the tensor before "
         "modifying it in place, or modify it after backward."
     )

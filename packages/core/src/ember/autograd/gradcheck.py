@@ -185,7 +185,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: flo
     rng = np.random.default_rng(seed + 1)
     if grad_outputs is None:
         grad_outputs = tuple(
-            Tensor(_place(rng.standard_normal(o.data.shape), o), requires_grad=True)
+            Tensor(_place(np.asarray(rng.standard_normal(o.data.shape)), o), requires_grad=True)
             for o in outs
         )
     grad_outputs = _as_tuple(grad_outputs)

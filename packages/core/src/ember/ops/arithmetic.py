@@ -27,6 +27,8 @@ class Add(Function):
     def backward(ctx, grad):
         return grad, grad
 
+    backward_arrays = backward
+
 
 @primitive("sub")
 class Sub(Function):
@@ -37,6 +39,8 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+    backward_arrays = backward
 
 
 @primitive("mul")
@@ -49,6 +53,12 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        return (grad * b if needs[0] else None, grad * a if needs[1] else None)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        a, b = ctx.saved_arrays
         needs = ctx.needs_input_grad
         return (grad * b if needs[0] else None, grad * a if needs[1] else None)
 
@@ -65,6 +75,13 @@ class Div(Function):
         a, b = ctx.saved_tensors
         needs = ctx.needs_input_grad
         return (grad / b if needs[0] else None, -grad * a / (b * b) if needs[1] else None)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        a, b = ctx.saved_arrays
+        needs = ctx.needs_input_grad
+        grad_a = grad / b
+        return (grad_a if needs[0] else None, -grad_a * a / b if needs[1] else None)
 
 
 @primitive("pow")
@@ -95,6 +112,8 @@ class Neg(Function):
     def backward(ctx, grad):
         return -grad
 
+    backward_arrays = backward
+
 
 @primitive("add_scalar")
 class AddScalar(Function):
@@ -105,6 +124,8 @@ class AddScalar(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad
+
+    backward_arrays = backward
 
 
 @primitive("rsub_scalar")
@@ -119,6 +140,8 @@ class RSubScalar(Function):
     def backward(ctx, grad):
         return -grad
 
+    backward_arrays = backward
+
 
 @primitive("mul_scalar")
 class MulScalar(Function):
@@ -131,6 +154,8 @@ class MulScalar(Function):
     def backward(ctx, grad):
         return grad * ctx.other
 
+    backward_arrays = backward
+
 
 @primitive("div_scalar")
 class DivScalar(Function):
@@ -142,6 +167,8 @@ class DivScalar(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad / ctx.other
+
+    backward_arrays = backward
 
 
 @primitive("rdiv_scalar")
@@ -159,18 +186,23 @@ class RDivScalar(Function):
         (a,) = ctx.saved_tensors
         return grad * (-ctx.other) / (a * a)
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (a,) = ctx.saved_arrays
+        return grad * (-ctx.other) / (a * a)
+
 
 @primitive("pow_scalar")
 class PowScalar(Function):
     """``a ** exponent`` for a Python number ``exponent``."""
 
     @staticmethod
-    def forward(ctx, a, exponent):
+    def forward(ctx, a, other):
         ctx.save_for_backward(a)
-        ctx.exponent = exponent
-        if exponent == 2:
+        ctx.exponent = other
+        if other == 2:
             return a * a
-        return a**exponent
+        return a**other
 
     @staticmethod
     def backward(ctx, grad):
@@ -178,6 +210,14 @@ class PowScalar(Function):
         exponent = ctx.exponent
         if exponent == 0:
             return grad * 0
+        if exponent == 2:
+            return grad * 2 * a
+        return grad * exponent * a ** (exponent - 1)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (a,) = ctx.saved_arrays
+        exponent = ctx.exponent
         if exponent == 2:
             return grad * 2 * a
         return grad * exponent * a ** (exponent - 1)
