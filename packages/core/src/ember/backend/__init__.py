@@ -1,6 +1,6 @@
 """The backend: devices, array modules (numpy | cupy) and per-device random generators."""
 
-from ember.backend.arrays import as_array, index_add
+from ember.backend.arrays import as_array, index_add, pin_memory
 from ember.backend.device import (
     CPU,
     Device,
@@ -31,6 +31,7 @@ __all__ = [
     "index_add",
     "is_cupy_array",
     "manual_seed_all",
+    "pin_memory",
     "to_device",
     "xp_of",
 ]

@@ -275,7 +275,7 @@ class Remainder(Function):
 
 
 def _binary(prim, scalar_prim, a, b, name):
-    if b.__class__ is Tensor:
+    if isinstance(b, Tensor):
         if a.data.dtype is not b.data.dtype:
             a, b = promote_pair(a, b)
         return prim.apply(a, b)
@@ -435,25 +435,25 @@ def _rmod(self, other):
 
 
 def _add_fast(self, other):
-    if other.__class__ is Tensor and self.data.dtype is other.data.dtype:
+    if isinstance(other, Tensor) and self.data.dtype is other.data.dtype:
         return Add.apply(self, other)
     return _binary(Add, AddScalar, self, other, "add")
 
 
 def _mul_fast(self, other):
-    if other.__class__ is Tensor and self.data.dtype is other.data.dtype:
+    if isinstance(other, Tensor) and self.data.dtype is other.data.dtype:
         return Mul.apply(self, other)
     return _binary(Mul, MulScalar, self, other, "mul")
 
 
 def _sub_fast(self, other):
-    if other.__class__ is Tensor and self.data.dtype is other.data.dtype:
+    if isinstance(other, Tensor) and self.data.dtype is other.data.dtype:
         return Sub.apply(self, other)
     return sub(self, other)
 
 
 def _div_fast(self, other):
-    if (other.__class__ is Tensor and self.data.dtype is other.data.dtype
+    if (isinstance(other, Tensor) and self.data.dtype is other.data.dtype
             and self.data.dtype.kind == "f"):
         return Div.apply(self, other)
     return div(self, other)
