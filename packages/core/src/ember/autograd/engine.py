@@ -196,7 +196,7 @@ def _run_pre_hooks(hooks, node_grads, arrays) -> None:
 
 def _fill_missing(node, node_grads, arrays):
     """Outputs that got no gradient count as zero (PyTorch's materialize_grads)."""
-    if None not in node_grads:
+    if all(g is not None for g in node_grads):
         return node_grads
     xp = node.xp
     filled = []

@@ -1,0 +1,145 @@
+"""Convolutions against a direct loop over output positions, and their gradients."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def ref_conv2d(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (wd + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, o, ho, wo))
+    per_group = o // groups
+    for b_, oc, i, j in itertools.product(range(n), range(o), range(ho), range(wo)):
+        g = oc // per_group
+        patch = xp[b_, g * cg:(g + 1) * cg,
+                   i * stride[0]:i * stride[0] + dilation[0] * (kh - 1) + 1:dilation[0],
+                   j * stride[1]:j * stride[1] + dilation[1] * (kw - 1) + 1:dilation[1]]
+        out[b_, oc, i, j] = (patch * w[oc]).sum()
+    if b is not None:
+        out += b.reshape(1, -1, 1, 1)
+    return out
+
+
+def ref_conv_transpose2d(x, w, stride, padding, output_padding, groups=1):
+    """Scatter form: every input pixel adds its weighted kernel into the output."""
+    n, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    ho = (h - 1) * stride[0] - 2 * padding[0] + kh + output_padding[0]
+    wo = (wd - 1) * stride[1] - 2 * padding[1] + kw + output_padding[1]
+    full = np.zeros((n, cog * groups, ho + 2 * padding[0] + kh, wo + 2 * padding[1] + kw))
+    per_group = cin // groups
+    for b_, ci, i, j in itertools.product(range(n), range(cin), range(h), range(wd)):
+        g = ci // per_group
+        full[b_, g * cog:(g + 1) * cog, i * stride[0]:i * stride[0] + kh,
+             j * stride[1]:j * stride[1] + kw] += x[b_, ci, i, j] * w[ci]
+    return full[:, :, padding[0]:padding[0] + ho, padding[1]:padding[1] + wo]
+
+
+CONFIGS = [
+    dict(stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1),
+    dict(stride=(2, 1), padding=(1, 2), dilation=(1, 1), groups=1),
+    dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=1),
+    dict(stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=2),
+    dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=4),  # depthwise
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv2d_matches_direct_loop(config, dtype, device):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 7, 6)).astype(dtype)
+    w = rng.standard_normal((4, 4 // config["groups"], 3, 2)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    got = ember.conv2d(ember.tensor(x, device=device), ember.tensor(w, device=device),
+                       ember.tensor(b, device=device), **config)
+    assert got.dtype.name == dtype and got.device == device
+    np.testing.assert_allclose(got.cpu().numpy(), ref_conv2d(x, w, b, **config),
+                               rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("config", CONFIGS[:4], ids=str)
+def test_conv2d_gradients_first_and_second_order(config, device):
+    rng = np.random.default_rng(1)
+    x = ember.tensor(rng.standard_normal((1, 2, 5, 4)), device=device, requires_grad=True)
+    groups = min(config["groups"], 2)
+    w = ember.tensor(rng.standard_normal((2, 2 // groups, 2, 2)), device=device,
+                     requires_grad=True)
+    b = ember.tensor(rng.standard_normal(2), device=device, requires_grad=True)
+    cfg = dict(config, groups=groups)
+
+    def fn(x, w, b):
+        return ember.conv2d(x, w, b, **cfg)
+
+    ember.autograd.gradcheck(fn, (x, w, b), fast_mode=False)
+    ember.autograd.gradgradcheck(fn, (x, w, b))
+
+
+def test_conv2d_same_and_valid_padding():
+    x = ember.tensor(np.random.default_rng(2).standard_normal((1, 1, 6, 5)))
+    for k in (3, 4):
+        w = ember.ones(1, 1, k, k, dtype=ember.float64)
+        assert ember.conv2d(x, w, padding="same").shape == (1, 1, 6, 5)
+    w = ember.ones(1, 1, 4, 2, dtype=ember.float64)
+    same = ember.conv2d(x, w, padding="same").numpy()
+    # PyTorch puts the odd extra padding at the bottom/right
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (1, 2), (0, 1)))
+    np.testing.assert_allclose(same, ref_conv2d(padded, w.numpy()), rtol=1e-10)
+    assert ember.conv2d(x, w, padding="valid").shape == (1, 1, 3, 4)
+
+
+def test_conv1d_and_unbatched_inputs(device):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 9))
+    w = rng.standard_normal((5, 3, 3))
+    got = ember.conv1d(ember.tensor(x, device=device), ember.tensor(w, device=device),
+                       stride=2, padding=1)
+    ref = ref_conv2d(x[:, :, None], w[:, :, None], stride=(1, 2), padding=(0, 1))[:, :, 0]
+    np.testing.assert_allclose(got.cpu().numpy(), ref, rtol=1e-10)
+    unbatched = ember.conv2d(ember.tensor(x[0, :, None], device=device),
+                             ember.tensor(w[:, :, None], device=device))
+    assert unbatched.shape == (5, 1, 7)
+
+
+@pytest.mark.parametrize("stride, padding, output_padding, groups",
+                         [((1, 1), (0, 0), (0, 0), 1), ((2, 2), (1, 0), (1, 0), 1),
+                          ((2, 1), (0, 1), (1, 0), 2)])
+def test_conv_transpose2d_matches_scatter_reference(stride, padding, output_padding, groups,
+                                                    device):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 3, 4))
+    w = rng.standard_normal((4, 3, 3, 2))
+    got = ember.conv_transpose2d(ember.tensor(x, device=device), ember.tensor(w, device=device),
+                                 stride=stride, padding=padding, output_padding=output_padding,
+                                 groups=groups)
+    ref = ref_conv_transpose2d(x, w, stride, padding, output_padding, groups)
+    np.testing.assert_allclose(got.cpu().numpy(), ref, rtol=1e-10, atol=1e-10)
+    xt = ember.tensor(x[:1, :, :2, :3], device=device, requires_grad=True)
+    wt = ember.tensor(w[:, :1], device=device, requires_grad=True) if groups == 1 else \
+        ember.tensor(w[:, :2], device=device, requires_grad=True)
+
+    def fn(a, b):
+        return ember.conv_transpose2d(a, b, stride=stride, padding=padding,
+                                      output_padding=output_padding, groups=groups)
+
+    ember.autograd.gradcheck(fn, (xt, wt))
+    ember.autograd.gradgradcheck(fn, (xt, wt))
+
+
+def test_conv_errors_name_shapes():
+    x = ember.zeros(1, 3, 5, 5)
+    with pytest.raises(RuntimeError, match=r"conv2d: input of shape \(1, 3, 5, 5\) has 3 channels"):
+        ember.conv2d(x, ember.zeros(2, 4, 3, 3))
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater"):
+        ember.conv2d(x, ember.zeros(2, 3, 7, 7))
+    with pytest.raises(RuntimeError, match="expected 3-D"):
+        ember.conv2d(ember.zeros(5, 5), ember.zeros(2, 3, 3, 3))
+    with pytest.raises(RuntimeError, match="same dtype"):
+        ember.conv2d(x, ember.zeros(2, 3, 3, 3, dtype=ember.float64))
