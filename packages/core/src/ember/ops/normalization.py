@@ -1,0 +1,132 @@
+"""Normalization: batch, layer and group norm over one fused ``standardize`` primitive.
+
+``standardize(x, axes, eps)`` returns ``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased
+variance) plus the mean and variance it used. Its fast array backward is the closed form; its
+Tensor backward recomputes the same formula from the saved input, so it is differentiable again.
+The affine part (weight, bias) is ordinary broadcasting arithmetic.
+"""
+
+from __future__ import annotations
+
+from ember.autograd.function import Function
+from ember.autograd.grad_mode import no_grad
+from ember.ops.op import op, primitive
+from ember.tensor.tensor import Tensor
+
+
+@primitive("standardize")
+class Standardize(Function):
+    @staticmethod
+    def forward(ctx, x, axes, eps):
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        inv_std = 1.0 / ctx.xp.sqrt(var + eps)
+        x_hat = centered * inv_std
+        ctx.save_for_backward(x, x_hat, inv_std)
+        ctx.mark_non_differentiable(mean, var)
+        return x_hat, mean, var
+
+    @staticmethod
+    def backward(ctx, grad, _grad_mean, _grad_var):
+        x, _, _ = ctx.saved_tensors
+        axes, eps = ctx.attrs["axes"], ctx.attrs["eps"]
+        centered = x - x.mean(dim=axes, keepdim=True)
+        inv_std = ((centered * centered).mean(dim=axes, keepdim=True) + eps).rsqrt()
+        x_hat = centered * inv_std
+        return inv_std * (grad - grad.mean(dim=axes, keepdim=True)
+                          - x_hat * (grad * x_hat).mean(dim=axes, keepdim=True))
+
+    @staticmethod
+    def backward_arrays(ctx, grad, _grad_mean, _grad_var):
+        _, x_hat, inv_std = ctx.saved_arrays
+        axes = ctx.attrs["axes"]
+        return inv_std * (grad - grad.mean(axis=axes, keepdims=True)
+                          - x_hat * (grad * x_hat).mean(axis=axes, keepdims=True))
+
+
+def _affine(x_hat: Tensor, weight, bias, shape) -> Tensor:
+    if weight is not None:
+        x_hat = x_hat * (weight.reshape(shape) if shape else weight)
+    if bias is not None:
+        x_hat = x_hat + (bias.reshape(shape) if shape else bias)
+    return x_hat
+
+
+def _channel_shape(input: Tensor) -> tuple:
+    return (1, -1) + (1,) * (input.ndim - 2)
+
+
+@op("batch_norm")
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalization over (N, C, ...) per channel C, as ``F.batch_norm``.
+
+    In training the batch statistics normalize, and the running ones (when given) are updated in
+    place: ``running = (1 - momentum) * running + momentum * batch`` with the unbiased batch
+    variance. In evaluation the running statistics normalize.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected at least 2-D input (N, C, ...), got shape "
+                         f"{tuple(input.shape)}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise RuntimeError(f"batch_norm: {name} should have shape ({channels},) for input "
+                               f"of shape {tuple(input.shape)}, got {tuple(t.shape)}")
+    shape = _channel_shape(input)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var are required in "
+                               "evaluation mode")
+        scale = (running_var.reshape(shape) + eps).rsqrt()
+        return _affine((input - running_mean.reshape(shape)) * scale, weight, bias, shape)
+    axes = (0,) + tuple(range(2, input.ndim))
+    count = input.numel() // channels
+    if count <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input size {tuple(input.shape)}")
+    x_hat, mean, var = Standardize.apply(input, axes=axes, eps=eps)
+    if running_mean is not None:
+        with no_grad():
+            factor = momentum
+            running_mean.data *= 1 - factor
+            running_mean.data += factor * mean.data.reshape(-1)
+            running_var.data *= 1 - factor
+            running_var.data += factor * var.data.reshape(-1) * (count / (count - 1))
+            running_mean._bump_version()
+            running_var._bump_version()
+    return _affine(x_hat, weight, bias, shape)
+
+
+@op("layer_norm")
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalizes over the trailing ``normalized_shape`` dimensions, as ``F.layer_norm``."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    count = len(normalized_shape)
+    if tuple(input.shape[input.ndim - count:]) != normalized_shape or count > input.ndim:
+        raise RuntimeError(
+            f"layer_norm: given normalized_shape={list(normalized_shape)}, expected input with "
+            f"shape [*, {', '.join(map(str, normalized_shape))}], but got input of size "
+            f"{list(input.shape)}"
+        )
+    axes = tuple(range(input.ndim - count, input.ndim))
+    x_hat, _, _ = Standardize.apply(input, axes=axes, eps=eps)
+    return _affine(x_hat, weight, bias, None)
+
+
+@op("group_norm")
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalizes (N, C, ...) over groups of C / num_groups channels, as ``F.group_norm``."""
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise RuntimeError(
+            f"group_norm: expected input of shape (N, C, ...) with C divisible by "
+            f"num_groups={num_groups}, got {tuple(input.shape)}"
+        )
+    n = input.shape[0]
+    grouped = input.reshape(n, num_groups, -1)
+    x_hat, _, _ = Standardize.apply(grouped, axes=(2,), eps=eps)
+    return _affine(x_hat.reshape(input.shape), weight, bias, _channel_shape(input))

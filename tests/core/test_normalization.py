@@ -1,0 +1,86 @@
+"""batch_norm / layer_norm / group_norm against numpy, with running statistics."""
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def ref_norm(x, axes, eps):
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (4, 3, 5), (2, 3, 4, 5)])
+def test_batch_norm_training_updates_running_stats(shape, device):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape) * 3 + 1
+    w, b = rng.standard_normal(3), rng.standard_normal(3)
+    rm, rv = np.zeros(3), np.ones(3)
+    running_mean, running_var = ember.tensor(rm, device=device), ember.tensor(rv, device=device)
+    out = ember.batch_norm(ember.tensor(x, device=device), running_mean, running_var,
+                           ember.tensor(w, device=device), ember.tensor(b, device=device),
+                           training=True, momentum=0.2, eps=1e-5)
+    axes = (0,) + tuple(range(2, len(shape)))
+    cshape = (1, 3) + (1,) * (len(shape) - 2)
+    ref = ref_norm(x, axes, 1e-5) * w.reshape(cshape) + b.reshape(cshape)
+    np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-10, atol=1e-10)
+    count = x.size // 3
+    np.testing.assert_allclose(running_mean.cpu().numpy(), 0.8 * rm + 0.2 * x.mean(axis=axes))
+    np.testing.assert_allclose(running_var.cpu().numpy(),
+                               0.8 * rv + 0.2 * x.var(axis=axes) * count / (count - 1))
+
+
+def test_batch_norm_eval_uses_running_stats(device):
+    x = np.random.default_rng(1).standard_normal((4, 2, 3))
+    rm, rv = np.array([0.5, -1.0]), np.array([2.0, 0.5])
+    out = ember.batch_norm(ember.tensor(x, device=device), ember.tensor(rm, device=device),
+                           ember.tensor(rv, device=device), training=False, eps=1e-3)
+    ref = (x - rm.reshape(1, 2, 1)) / np.sqrt(rv.reshape(1, 2, 1) + 1e-3)
+    np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-12)
+
+
+def _check_grads(fn, *arrays, device):
+    tensors = [ember.tensor(a, device=device, requires_grad=True) for a in arrays]
+    ember.autograd.gradcheck(fn, tensors)
+    ember.autograd.gradgradcheck(fn, tensors)
+
+
+def test_batch_norm_gradients(device):
+    rng = np.random.default_rng(2)
+
+    def fn(x, w, b):
+        return ember.batch_norm(x, None, None, w, b, training=True)
+
+    _check_grads(fn, rng.standard_normal((3, 2, 2)), rng.standard_normal(2),
+                 rng.standard_normal(2), device=device)
+
+
+def test_layer_norm(device):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 4))
+    w, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    out = ember.layer_norm(ember.tensor(x, device=device), (3, 4),
+                           ember.tensor(w, device=device), ember.tensor(b, device=device))
+    np.testing.assert_allclose(out.cpu().numpy(), ref_norm(x, (1, 2), 1e-5) * w + b,
+                               rtol=1e-10, atol=1e-10)
+    _check_grads(lambda x, w, b: ember.layer_norm(x, 4, w, b), rng.standard_normal((2, 4)),
+                 rng.standard_normal(4), rng.standard_normal(4), device=device)
+    with pytest.raises(RuntimeError, match="normalized_shape"):
+        ember.layer_norm(ember.zeros(2, 3), (4,))
+
+
+def test_group_norm(device):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 6, 3))
+    w, b = rng.standard_normal(6), rng.standard_normal(6)
+    out = ember.group_norm(ember.tensor(x, device=device), 3, ember.tensor(w, device=device),
+                           ember.tensor(b, device=device))
+    ref = ref_norm(x.reshape(2, 3, 6), (2,), 1e-5).reshape(2, 6, 3)
+    ref = ref * w.reshape(1, 6, 1) + b.reshape(1, 6, 1)
+    np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-10, atol=1e-10)
+    _check_grads(lambda x, w, b: ember.group_norm(x, 2, w, b), rng.standard_normal((2, 4, 2)),
+                 rng.standard_normal(4), rng.standard_normal(4), device=device)
+    with pytest.raises(RuntimeError, match="divisible"):
+        ember.group_norm(ember.zeros(2, 5, 3), 2)
