@@ -1,0 +1,37 @@
+"""The fused LSTM / GRU cell steps against their equations, with gradients."""
+
+import numpy as np
+
+import ember
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_lstm_cell_step_matches_equations(device):
+    rng = np.random.default_rng(0)
+    gates, c = rng.standard_normal((3, 8)) * 2, rng.standard_normal((3, 2))
+    h1, c1 = ember.lstm_cell_step(ember.tensor(gates, device=device), ember.tensor(c, device=device))
+    i, f, g, o = np.split(gates, 4, axis=1)
+    c_ref = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    np.testing.assert_allclose(c1.cpu().numpy(), c_ref, rtol=1e-12)
+    np.testing.assert_allclose(h1.cpu().numpy(), sigmoid(o) * np.tanh(c_ref), rtol=1e-12)
+    args = [ember.tensor(a, device=device, requires_grad=True) for a in (gates[:2], c[:2])]
+    ember.autograd.gradcheck(ember.lstm_cell_step, args)
+    ember.autograd.gradgradcheck(ember.lstm_cell_step, args)
+    only_h = lambda a, b: ember.lstm_cell_step(a, b)[0]  # noqa: E731  (c' gets no gradient)
+    ember.autograd.gradcheck(only_h, args)
+
+
+def test_gru_cell_step_matches_equations(device):
+    rng = np.random.default_rng(1)
+    gx, gh, h = rng.standard_normal((3, 6)), rng.standard_normal((3, 6)), rng.standard_normal((3, 2))
+    out = ember.gru_cell_step(*(ember.tensor(a, device=device) for a in (gx, gh, h)))
+    r = sigmoid(gx[:, :2] + gh[:, :2])
+    z = sigmoid(gx[:, 2:4] + gh[:, 2:4])
+    n = np.tanh(gx[:, 4:] + r * gh[:, 4:])
+    np.testing.assert_allclose(out.cpu().numpy(), (1 - z) * n + z * h, rtol=1e-12)
+    args = [ember.tensor(a[:2], device=device, requires_grad=True) for a in (gx, gh, h)]
+    ember.autograd.gradcheck(ember.gru_cell_step, args)
+    ember.autograd.gradgradcheck(ember.gru_cell_step, args)
