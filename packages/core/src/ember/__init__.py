@@ -47,3 +47,14 @@ int = int32  # noqa: A001
 short = int16
 
 __version__ = "0.1.0"
+
+from ember.serialization import load, save  # noqa: E402
+
+
+def __getattr__(name: str):
+    # The higher layers load on first use, keeping `import ember` light.
+    if name in ("nn", "optim", "utils"):
+        import importlib
+
+        return importlib.import_module(f"ember.{name}")
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")

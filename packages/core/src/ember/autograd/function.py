@@ -179,12 +179,12 @@ class Function:
             out = cls.forward(ctx, *arrays, **attrs)
         except ValueError as error:
             raise _forward_error(cls, inputs, error) from None
-        if out.__class__ is _ndarray or xp is not np:
-            result = Tensor(out) if out.__class__ is not tuple else _plain_outputs(out, xp)
+        if out.__class__ is _ndarray:
+            result = Tensor(out)
         elif out.__class__ is tuple:
-            result = _plain_outputs(out, xp)
+            result = _plain_outputs(out)
         else:
-            result = Tensor(np.asarray(out))
+            result = Tensor(_as_array(out))
         if _tracer is not None:
             _tracer(cls, inputs, attrs, result)
         return result
@@ -193,9 +193,13 @@ class Function:
 _ONE_TRUE = (True,)
 
 
-def _plain_outputs(out, xp):
-    return tuple([Tensor(o if o.__class__ is _ndarray or xp is not np else np.asarray(o))
-                  for o in out])
+def _as_array(out):
+    """numpy hands back scalars for 0-d results: make them arrays (cupy results pass)."""
+    return np.asarray(out) if isinstance(out, np.generic) else out
+
+
+def _plain_outputs(out):
+    return tuple([Tensor(_as_array(o)) for o in out])
 
 
 def _edge(t):
@@ -237,8 +241,8 @@ def _record(cls, inputs, attrs, xp, needs):
         outputs = out
     else:
         raw = out
-        if out.__class__ is not _ndarray and xp is np:
-            out = np.asarray(out)  # numpy returns scalars for 0-d results
+        if out.__class__ is not _ndarray:
+            out = _as_array(out)
         result = Tensor(out, True, node, 0) if out.dtype.kind == "f" else Tensor(out)
         outputs = (raw,)
     saved = node._saved
@@ -257,8 +261,7 @@ def _wrap_outputs(node, out):
     meta = []
     for index, array in enumerate(out):
         marked = any(array is n for n in non_diff)
-        if array.__class__ is not _ndarray and node.xp is np:
-            array = np.asarray(array)
+        array = _as_array(array)
         differentiable = array.dtype.kind == "f" and not marked
         wrapped.append(Tensor(array, True, node, index) if differentiable else Tensor(array))
         meta.append((array.shape, array.dtype))

@@ -1,0 +1,71 @@
+"""Adam and AdamW."""
+
+from __future__ import annotations
+
+from ember.backend import xp_of
+from ember.optim import _functional
+from ember.optim.optimizer import Optimizer, advance_step, check_option, new_step, zeros_state
+from ember.tensor import Tensor
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), with optional AMSGrad and L2 or decoupled weight decay.
+
+    PyTorch's algorithm at step ``t``: ``g = ±grad (+ weight_decay * p)``;
+    ``m = beta1 * m + (1 - beta1) * g``; ``v = beta2 * v + (1 - beta2) * g^2``;
+    with AMSGrad ``v_max = max(v_max, v)`` is used for ``v``;
+    ``p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``.
+    With ``decoupled_weight_decay`` (AdamW) the decay is ``p *= 1 - lr * weight_decay`` instead.
+
+    State per parameter: ``step`` (0-d host float32 tensor), ``exp_avg``, ``exp_avg_sq`` and,
+    with AMSGrad, ``max_exp_avg_sq``.
+
+    Example:
+        >>> opt = ember.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False):
+        check_option(lr, "learning rate")
+        check_option(eps, "epsilon value")
+        check_option(betas[0], "beta parameter at index 0", high=1.0)
+        check_option(betas[1], "beta parameter at index 1", high=1.0)
+        check_option(weight_decay, "weight_decay value")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
+        if not state:
+            state["step"] = new_step()
+            state["exp_avg"] = zeros_state(param)
+            state["exp_avg_sq"] = zeros_state(param)
+        max_exp_avg_sq = None
+        if group["amsgrad"]:
+            if "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = zeros_state(param)
+            max_exp_avg_sq = state["max_exp_avg_sq"].data
+        beta1, beta2 = group["betas"]
+        _functional.adam(
+            xp_of(param.data), param.data, grad, state["exp_avg"].data, state["exp_avg_sq"].data,
+            max_exp_avg_sq, advance_step(state["step"]), lr=group["lr"], beta1=beta1,
+            beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"],
+        )
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): ``p *= 1 - lr * wd``.
+
+    The same as ``Adam(..., decoupled_weight_decay=True)``, with ``weight_decay=1e-2`` by default.
+
+    Example:
+        >>> opt = ember.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
