@@ -37,6 +37,7 @@ from ember.tensor import (
     zeros_like,
 )
 from ember.tensor.random import *  # noqa: F403  (rand, randn, manual_seed ...)
+from ember.tensor.dtypes import finfo, iinfo  # noqa: E402
 from ember.tensor.dtypes import bool_ as bool  # noqa: A001  (PyTorch's name: ember.bool)
 
 float = float32  # noqa: A001

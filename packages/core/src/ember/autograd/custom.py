@@ -7,6 +7,8 @@ argument (None for non-tensors).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ember.autograd import function as _state
@@ -38,6 +40,12 @@ class Function(_Function):
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
 
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output) -> None:
+        """Optional (PyTorch 2 style): with it, ``forward(*args)`` takes no ctx, and this saves
+        what backward needs from the inputs and the output."""
+        raise NotImplementedError
+
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = cls.__new__(cls)
@@ -48,7 +56,11 @@ class Function(_Function):
         previous = _state._grad_enabled
         _state._grad_enabled = False
         try:
-            outputs = cls.forward(ctx, *args, **kwargs)
+            if cls.setup_context is Function.setup_context:
+                outputs = cls.forward(ctx, *args, **kwargs)
+            else:
+                outputs = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, outputs)
         finally:
             _state._grad_enabled = previous
         if not (previous and any(needs)):
@@ -102,6 +114,22 @@ def _pack(item, args, raw, wrapped):
         if item is out:
             return _SavedOutput(item.data, index, wrapped[index]._share_version())
     return item.detach()
+
+
+def once_differentiable(backward):
+    """Marks a custom ``backward`` as not differentiable itself: it runs without recording, so
+    asking for a higher-order gradient through it gives no graph instead of a wrong one."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        previous = _state._grad_enabled
+        _state._grad_enabled = False
+        try:
+            return backward(ctx, *grads)
+        finally:
+            _state._grad_enabled = previous
+
+    return wrapper
 
 
 class FunctionCtx:

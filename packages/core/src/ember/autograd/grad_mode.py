@@ -1,11 +1,14 @@
 """Grad modes: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``.
 
-Each works as a context manager and as a decorator. The flag is process-wide (not per thread).
+Each works as a context manager and as a decorator (``@no_grad()`` or bare ``@no_grad``, as in
+PyTorch 2); a decorated generator has the mode set while it runs, not while its caller does.
+The flag is process-wide, not per thread as in PyTorch (Ember's data workers are processes).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 
 from ember.autograd import function as _state
 
@@ -14,16 +17,63 @@ def is_grad_enabled() -> bool:
     return _state._grad_enabled
 
 
+def _set(enabled: bool | None) -> bool:
+    """Sets the mode (None keeps it) and returns the previous one."""
+    previous = _state._grad_enabled
+    if enabled is not None:
+        _state._grad_enabled = enabled
+    return previous
+
+
+def _decorate(fn, enabled: bool | None):
+    """``fn`` running with grad mode ``enabled``, restored afterwards (also on exceptions)."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator_wrapper(*args, **kwargs):
+            generator = fn(*args, **kwargs)
+            to_send = None
+            while True:
+                previous = _set(enabled)
+                try:
+                    value = generator.send(to_send)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    _state._grad_enabled = previous
+                to_send = yield value
+
+        return generator_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        previous = _set(enabled)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _state._grad_enabled = previous
+
+    return wrapper
+
+
 class _GradMode:
     """Sets grad mode to ``enabled`` (None keeps it) inside a ``with`` block or a function."""
 
-    def __init__(self, enabled: bool | None) -> None:
-        self.enabled = enabled
+    enabled: bool | None = None
+
+    def __new__(cls, *args, **kwargs):
+        # Bare decorator use (``@no_grad``): the class is called with the function itself.
+        if cls._takes_bare_function and len(args) == 1 and callable(args[0]) and not kwargs:
+            return _decorate(args[0], object.__new__(cls)._mode())
+        return object.__new__(cls)
+
+    _takes_bare_function = True
+
+    def _mode(self) -> bool | None:
+        return self.enabled
 
     def __enter__(self):
-        self._previous = _state._grad_enabled
-        if self.enabled is not None:
-            _state._grad_enabled = self.enabled
+        self._previous = _set(self._mode())
         return self
 
     def __exit__(self, *exc) -> bool:
@@ -31,19 +81,10 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
-        enabled = self.enabled
+        return _decorate(fn, self._mode())
 
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            previous = _state._grad_enabled
-            if enabled is not None:
-                _state._grad_enabled = enabled
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _state._grad_enabled = previous
-
-        return wrapper
+    def clone(self):
+        return self.__class__()
 
 
 class no_grad(_GradMode):  # noqa: N801  (PyTorch's name)
@@ -56,35 +97,50 @@ class no_grad(_GradMode):  # noqa: N801  (PyTorch's name)
         False
     """
 
-    def __init__(self) -> None:
-        super().__init__(False)
+    enabled = False
 
 
 class enable_grad(_GradMode):  # noqa: N801
     """Records ops again inside a ``no_grad`` block."""
 
-    def __init__(self) -> None:
-        super().__init__(True)
+    enabled = True
 
 
 class set_grad_enabled(_GradMode):  # noqa: N801
-    """Sets grad mode to ``mode`` at once, like PyTorch's; as a context it undoes on exit."""
+    """Sets grad mode to ``mode`` at once, like PyTorch's; as a context or decorator it undoes
+    the change on exit.
+
+    Example:
+        >>> with ember.set_grad_enabled(False):
+        ...     assert not ember.is_grad_enabled()
+    """
+
+    _takes_bare_function = False
 
     def __init__(self, mode: bool) -> None:
-        super().__init__(bool(mode))
-        self._previous = _state._grad_enabled
-        _state._grad_enabled = self.enabled
+        self.enabled = bool(mode)
+        self._previous = _set(self.enabled)
 
     def __enter__(self):
         return self
 
     def __call__(self, fn):
-        _state._grad_enabled = self._previous
+        _state._grad_enabled = self._previous  # decorating must not change the mode now
         return super().__call__(fn)
+
+    def clone(self):
+        return self.__class__(self.enabled)
 
 
 class inference_mode(_GradMode):  # noqa: N801
-    """Like ``no_grad`` (Ember has no separate inference tensors); ``mode=False`` changes nothing."""
+    """Like ``no_grad`` (Ember has no separate inference tensors); ``mode=False`` changes
+    nothing."""
 
     def __init__(self, mode: bool = True) -> None:
-        super().__init__(False if mode else None)
+        self.mode = mode
+
+    def _mode(self) -> bool | None:
+        return False if getattr(self, "mode", True) else None
+
+    def clone(self):
+        return self.__class__(self.mode)

@@ -157,7 +157,37 @@ def tensor_backward(self: Tensor, gradient=None, retain_graph=None, create_graph
     backward(self, gradient, retain_graph, create_graph, inputs)
 
 
+def check_fill(self: Tensor, op_name: str) -> None:
+    """Before an in-place op overwrites every element of ``self`` (``uniform_``, ``fill_`` ...).
+
+    A leaf that requires grad (or a view of one) may not be changed in grad mode, as in PyTorch.
+    A non-leaf forgets its history: the new values do not depend on the old ones, so no gradient
+    flows back through them.
+    """
+    if not (_state._grad_enabled and self._rg):
+        return
+    base = self._base
+    if base is not None and base.grad_fn is None and base._rg:
+        raise RuntimeError(
+            f"{op_name}: a view of a leaf Variable that requires grad is being used in an "
+            "in-place operation."
+        )
+    if self.grad_fn is None:
+        raise RuntimeError(
+            f"{op_name}: a leaf Variable that requires grad is being used in an in-place "
+            "operation."
+        )
+    if base is not None:
+        raise RuntimeError(
+            f"{op_name}: overwriting a view that requires grad in place is not supported; "
+            "clone it first, or fill it under ember.no_grad()"
+        )
+    self.grad_fn = None
+    self._rg = False
+
+
 def _bind() -> None:
+    Tensor._check_fill = check_fill
     Tensor.backward = tensor_backward
     Tensor.register_hook = register_hook
     Tensor.retain_grad = retain_grad

@@ -15,7 +15,15 @@ def op(name: str, method=False, function: bool = True, prop: bool = False):
     def decorate(target):
         if isinstance(target, type):
             primitive(name)(target)
-            register_op(name, target.apply, method, function, prop)
+            apply = target.apply
+            register_op(name, apply, False, function)
+            if method:
+                # a plain function, so that Tensor binds ``self`` (apply is a bound classmethod)
+                def as_method(self, *args, **kwargs):
+                    return apply(self, *args, **kwargs)
+
+                as_method.__name__, as_method.__doc__ = name, target.__doc__
+                register_op(name, as_method, method, function=False, prop=prop)
         else:
             register_op(name, target, method, function, prop)
         return target

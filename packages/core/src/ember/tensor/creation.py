@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -23,7 +24,9 @@ def _size(size) -> tuple:
         if not isinstance(n, (numbers.Integral, np.integer)) or isinstance(n, bool):
             raise TypeError(f"size must be a tuple of ints, got {tuple(size)!r}")
         if n < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {tuple(size)}")
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {n}: {tuple(size)}"
+            )
     return tuple(int(n) for n in size)
 
 
@@ -40,21 +43,32 @@ def _numpy_dtype(dtype, default=None):
     return dtypes.to_dtype(dtype).numpy
 
 
-def _infer_array(data):
-    """A host or device array from Python data, with PyTorch's dtype inference."""
+def _infer_array(data, dtype=None):
+    """A host or device array from Python data, with PyTorch's dtype inference.
+
+    Arrays and tensors come back as they are (not copied); ``dtype`` (a numpy dtype) is applied
+    to Python data while it is converted, so that ``[0.1]`` in float64 is exact.
+    """
     if isinstance(data, Tensor):
         return data.data
     if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         return data
     if isinstance(data, np.generic):
         return np.asarray(data)
+    if dtype is not None:
+        try:
+            return np.asarray(data, dtype=dtype)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"tensor: could not convert {type(data).__name__} data to "
+                            f"{dtypes.from_numpy(dtype)} ({error})") from None
     array = np.asarray(data)
     if array.dtype == np.float64:
         array = array.astype(dtypes.get_default_dtype().numpy)
-    elif array.dtype.kind in "iu" and array.dtype != np.int64:
-        array = array.astype(np.int64)
-    elif array.dtype.kind == "O":
-        raise TypeError(f"tensor: could not infer dtype of {type(data).__name__} data")
+    elif array.dtype.kind in "iu":
+        array = array.astype(np.int64, copy=False)
+    elif array.dtype.kind not in "bf":
+        raise TypeError(f"tensor: could not infer dtype of {type(data).__name__} data "
+                        f"(got numpy dtype {array.dtype})")
     return array
 
 
@@ -67,14 +81,16 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False) -> Ten
         >>> ember.tensor([[1.0, 2.0]]).shape
         (1, 2)
     """
-    array = _infer_array(data)
-    dtypes.from_numpy(array.dtype)  # a clear error for dtypes Ember has no tensor for
-    target = _device(device) if device is not None else device_of(array)
-    array = to_device(array, target)
-    wanted = _numpy_dtype(dtype, array.dtype)
-    xp = array_module(target)
-    with device_context(target):
-        array = xp.array(array, dtype=wanted, copy=True)
+    wanted = _numpy_dtype(dtype)
+    source = _infer_array(data, wanted)
+    dtypes.from_numpy(source.dtype)  # a clear error for dtypes Ember has no tensor for
+    target = _device(device) if device is not None else device_of(source)
+    array = to_device(source, target)
+    # Python data was just converted into a new array; arrays and tensors must not be shared.
+    shared = array is source and (isinstance(data, (Tensor, np.ndarray)) or source is data)
+    if shared or array.dtype != (wanted or array.dtype):
+        with device_context(target):
+            array = array_module(target).array(array, dtype=wanted, copy=True)
     return _finish(array, requires_grad)
 
 
@@ -82,13 +98,14 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a tensor, sharing memory when dtype and device already match."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype)
-    array = _infer_array(data)
+    array = _infer_array(data, _numpy_dtype(dtype))
     dtypes.from_numpy(array.dtype)
     if device is not None:
         array = to_device(array, _device(device))
     wanted = _numpy_dtype(dtype, array.dtype)
     if array.dtype != wanted:
-        array = array.astype(wanted)
+        with device_context(device_of(array)):
+            array = array.astype(wanted)
     return Tensor(array)
 
 
@@ -100,13 +117,29 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor(array)
 
 
+_DLPACK_CPU = 1  # kDLCPU; kDLCUDA is 2
+
+
 def from_dlpack(external) -> Tensor:
-    """A tensor sharing memory with any object that speaks DLPack (numpy, cupy, PyTorch ...)."""
-    device_type = external.__dlpack_device__()[0]
-    if device_type == 1:  # kDLCPU
-        return Tensor(np.from_dlpack(external))
-    cupy = array_module(Device("cuda", external.__dlpack_device__()[1]))
-    return Tensor(cupy.from_dlpack(external))
+    """A tensor sharing memory with any object that speaks DLPack (numpy, cupy, PyTorch ...).
+
+    Example:
+        >>> array = np.arange(3.0)
+        >>> ember.from_dlpack(array).data_ptr() == array.ctypes.data
+        True
+    """
+    if not hasattr(external, "__dlpack_device__"):
+        raise TypeError(
+            f"from_dlpack: expected an object with __dlpack__ and __dlpack_device__, got "
+            f"{type(external).__name__}"
+        )
+    device_type, index = external.__dlpack_device__()
+    if device_type == _DLPACK_CPU:
+        array = np.from_dlpack(external)
+    else:
+        array = array_module(Device("cuda", int(index))).from_dlpack(external)
+    dtypes.from_numpy(array.dtype)
+    return Tensor(array)
 
 
 def _filled(fill, size, dtype, device, requires_grad, default_dtype):
@@ -175,15 +208,34 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
                  requires_grad)
 
 
+def _number(value, op_name: str):
+    """A Python number from a number or a one-element tensor."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{op_name}: expected a number, got {type(value).__name__}")
+    return value
+
+
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Values from ``start`` up to (not including) ``end`` by ``step``.
+
+    Integers give int64 and any float the default float dtype; the length is
+    ``ceil((end - start) / step)`` as in PyTorch, values are ``start + i * step``.
 
     Example:
         >>> ember.arange(3)
         tensor([0, 1, 2])
+        >>> ember.arange(0, 1, 0.25)
+        tensor([0.0000, 0.2500, 0.5000, 0.7500])
     """
     if end is None:
         start, end = 0, start
+    start, end, step = (_number(v, "arange") for v in (start, end, step))
+    if not all(np.isfinite(v) for v in (start, end, step)):
+        raise RuntimeError(f"arange: unsupported range: {start} -> {end} (step {step})")
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (end - start) * step < 0:
@@ -191,14 +243,16 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
             f"arange: upper bound and larger bound inconsistent with step sign (start={start}, "
             f"end={end}, step={step})"
         )
-    is_float = any(isinstance(v, float) for v in (start, end, step))
-    default = dtypes.get_default_dtype().numpy if is_float else np.dtype(np.int64)
+    integral = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    default = np.dtype(np.int64) if integral else dtypes.get_default_dtype().numpy
     wanted = _numpy_dtype(dtype, default)
+    count = -((start - end) // step) if integral else math.ceil((end - start) / step)
     target = _device(device)
     xp = array_module(target)
     with device_context(target):
-        count = max(0, int(np.ceil((end - start) / step)))
-        array = (xp.arange(count, dtype=np.float64) * step + start).astype(wanted)
+        # Integers stay exact in int64; float ranges are computed in float64, then cast.
+        positions = xp.arange(count, dtype=np.int64 if integral else np.float64)
+        array = (positions * step + start).astype(wanted, copy=False)
     return _finish(array, requires_grad)
 
 
@@ -206,6 +260,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
+    start, end = _number(start, "linspace"), _number(end, "linspace")
     wanted = _numpy_dtype(dtype, dtypes.get_default_dtype().numpy)
     target = _device(device)
     xp = array_module(target)
@@ -215,10 +270,51 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A 2-D tensor with ones on the diagonal."""
+    """A 2-D tensor of shape ``(n, m)`` (``m`` defaults to ``n``) with ones on the diagonal."""
+    for size in (n, m):
+        if size is not None and size < 0:
+            raise RuntimeError(f"eye: n and m must be greater or equal to 0, got {size}")
     wanted = _numpy_dtype(dtype, dtypes.get_default_dtype().numpy)
     target = _device(device)
     xp = array_module(target)
     with device_context(target):
         array = xp.eye(n, m, dtype=wanted)
     return _finish(array, requires_grad)
+
+
+# ---- Tensor.new_*: creation with this tensor's dtype and device by default -------------------
+
+
+def _new_defaults(self, dtype, device):
+    return self.dtype if dtype is None else dtype, self.device if device is None else device
+
+
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``tensor(data)`` with this tensor's dtype and device unless given."""
+    dtype, device = _new_defaults(self, dtype, device)
+    return tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _new_filled(fill):
+    def new(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        dtype, device = _new_defaults(self, dtype, device)
+        return fill(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    new.__doc__ = f"``{fill.__name__}(*size)`` with this tensor's dtype and device unless given."
+    return new
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``full(size, fill_value)`` with this tensor's dtype and device unless given."""
+    dtype, device = _new_defaults(self, dtype, device)
+    return full(size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _bind() -> None:
+    Tensor.new_tensor = new_tensor
+    Tensor.new_full = new_full
+    for fill in (zeros, ones, empty):
+        setattr(Tensor, f"new_{fill.__name__}", _new_filled(fill))
+
+
+_bind()

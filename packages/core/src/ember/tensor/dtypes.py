@@ -116,27 +116,87 @@ def scalar_category(value) -> int:
     return 2
 
 
+def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
+    """PyTorch's ``combine_categories``: a lower-priority group of operands changes the result
+    only by lifting its category (bool -> integer -> floating), never by widening within it."""
+    if higher is None:
+        return lower
+    if lower is None or higher.is_floating_point:
+        return higher
+    if higher is bool_ or lower.is_floating_point:
+        return promote_types(higher, lower)
+    return higher
+
+
 def result_type(*operands) -> dtype:
     """The dtype an op over tensors and Python scalars computes in, as ``torch.result_type``.
 
-    Tensors with dimensions decide within a category; zero-dim tensors, then Python scalars,
-    only raise the category (a float scalar lifts an int tensor to the default float dtype).
+    Three groups in priority order: tensors with dimensions, zero-dim tensors, Python scalars
+    (a float scalar counts as the default float dtype, an int as int64). Within a group dtypes
+    promote; a lower group only lifts the category (``int32 tensor * 2.5`` is float32, but
+    ``int32 tensor + 2`` stays int32 and ``float16 tensor * float64 0-d tensor`` float16).
+
+    Example:
+        >>> result_type(ember.tensor([1], dtype=ember.int32), 2.5)
+        ember.float32
     """
-    dimensioned = zero_dim = None
-    scalar = -1
+    groups: list = [None, None, None]  # dimensioned, zero-dim, scalars
     for operand in operands:
         data = getattr(operand, "data", None)
         if data is None or isinstance(operand, (int, float, bool, np.generic)):
-            scalar = max(scalar, scalar_category(operand))
-            continue
-        d = from_numpy(data.dtype)
-        if data.ndim:
-            dimensioned = d if dimensioned is None else promote_types(dimensioned, d)
+            group, d = 2, _SCALAR_DTYPES[scalar_category(operand)]()
         else:
-            zero_dim = d if zero_dim is None else promote_types(zero_dim, d)
-    result = dimensioned
-    if zero_dim is not None and (result is None or zero_dim.category > result.category):
-        result = zero_dim
-    if result is None or scalar > result.category:
-        result = {0: bool_, 1: int64, 2: _default_float[0]}[scalar]
+            group, d = (0 if data.ndim else 1), from_numpy(data.dtype)
+        groups[group] = d if groups[group] is None else promote_types(groups[group], d)
+    result = _combine(groups[0], _combine(groups[1], groups[2]))
+    if result is None:
+        raise TypeError("result_type: expected at least one tensor or number")
     return result
+
+
+_SCALAR_DTYPES = {0: lambda: bool_, 1: lambda: int64, 2: get_default_dtype}
+
+
+class finfo:  # noqa: N801  (PyTorch's name)
+    """Machine limits of a floating dtype: ``bits``, ``eps``, ``max``, ``min``, ``tiny``
+    (= ``smallest_normal``), ``resolution``.
+
+    Example:
+        >>> ember.finfo(ember.float32).eps
+        1.1920928955078125e-07
+    """
+
+    def __init__(self, type: dtype | None = None) -> None:  # noqa: A002
+        type = get_default_dtype() if type is None else to_dtype(type)
+        if not type.is_floating_point:
+            raise TypeError(f"finfo: expected a floating point dtype, got {type}")
+        info = np.finfo(type.numpy)
+        self.dtype = type.name
+        self.bits = int(info.bits)
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = self.smallest_normal = float(info.tiny)
+        self.resolution = 10.0 ** -int(info.precision)
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, "
+                f"eps={self.eps}, smallest_normal={self.tiny}, tiny={self.tiny}, "
+                f"dtype={self.dtype})")
+
+
+class iinfo:  # noqa: N801
+    """Limits of an integer dtype: ``bits``, ``max``, ``min``."""
+
+    def __init__(self, type: dtype) -> None:  # noqa: A002
+        type = to_dtype(type)
+        if type.is_floating_point:
+            raise TypeError(f"iinfo: expected an integer dtype, got {type}")
+        info = np.iinfo(type.numpy) if type is not bool_ else np.iinfo(np.uint8)
+        self.dtype = type.name
+        self.bits = int(info.bits)
+        self.max = int(info.max)
+        self.min = int(info.min)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"

@@ -6,6 +6,8 @@ the registry; graph methods (``backward``, ``register_hook`` ...) by ``ember.aut
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ember.backend import CPU, device_of
@@ -58,7 +60,17 @@ class Tensor:
     def size(self, dim: int | None = None):
         if dim is None:
             return self.data.shape
-        return self.data.shape[dim]
+        return self.data.shape[self._dim(dim)]
+
+    def _dim(self, dim: int) -> int:
+        """``dim`` wrapped into [0, ndim), with PyTorch's IndexError when out of range."""
+        ndim = max(self.data.ndim, 1)
+        if not -ndim <= dim < ndim:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but "
+                f"got {dim})"
+            )
+        return dim % ndim
 
     @property
     def dtype(self) -> dtypes.dtype:
@@ -98,10 +110,17 @@ class Tensor:
     def stride(self, dim: int | None = None):
         """Strides in elements, as PyTorch counts them (numpy counts bytes)."""
         strides = tuple(s // self.data.itemsize for s in self.data.strides)
-        return strides if dim is None else strides[dim]
+        return strides if dim is None else strides[self._dim(dim)]
 
     def is_contiguous(self) -> bool:
         return bool(self.data.flags.c_contiguous)
+
+    def get_device(self) -> int:
+        """The CUDA device index, or -1 on the CPU."""
+        return -1 if type(self.data) is np.ndarray else self.data.device.id
+
+    def ndimension(self) -> int:
+        return self.data.ndim
 
     def is_floating_point(self) -> bool:
         return self.data.dtype.kind == "f"
@@ -132,8 +151,8 @@ class Tensor:
             )
         if requires_grad and self.data.dtype.kind != "f":
             raise RuntimeError(
-                "only Tensors of floating point dtype can require gradients, got "
-                f"{self.dtype}"
+                "only Tensors of floating point and complex dtype can require gradients (got "
+                f"{self.dtype})"
             )
         self._rg = bool(requires_grad)
         return self
@@ -166,6 +185,25 @@ class Tensor:
         self._rg = False
         return self
 
+    def __deepcopy__(self, memo) -> Tensor:
+        """A copy with its own memory, ``requires_grad`` and ``grad`` (leaves only, as PyTorch)."""
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment"
+            )
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        Tensor.__init__(copied, self.data.copy(), self._rg)
+        if self.grad is not None:
+            copied.grad = self.grad.__deepcopy__(memo)
+        for name in getattr(type(self), "__dict__", {}).get("__slots__", ()):
+            if name != "__weakref__" and hasattr(self, name):  # subclass slots (Parameter ...)
+                setattr(copied, name, copy.deepcopy(getattr(self, name), memo))
+        if hasattr(self, "__dict__"):
+            copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return copied
+
     # ---- conversion to Python and numpy ---------------------------------------------------
 
     def item(self):
@@ -195,17 +233,20 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype=None, copy=None):
-        if type(self.data) is not np.ndarray:
-            raise TypeError(
-                f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
-                "copy the tensor to host memory first."
-            )
-        array = self.data
+        """numpy's view of a CPU tensor (as PyTorch, refused while it requires grad)."""
+        array = self.numpy()
         if dtype is not None and array.dtype != dtype:
+            if copy is False:
+                raise ValueError(f"__array__: converting {self.dtype} to {dtype} needs a copy")
             return array.astype(dtype)
         return array.copy() if copy else array
 
     def __dlpack__(self, *args, **kwargs):
+        """Exports the memory through DLPack (shared, not copied)."""
+        if self._rg:
+            raise RuntimeError(
+                "Can't export tensors that require gradient, use tensor.detach()"
+            )
         return self.data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
@@ -220,9 +261,9 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
+            amount = "no values" if self.data.size == 0 else "more than one value"
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous (shape "
-                f"{self.data.shape})"
+                f"Boolean value of Tensor with {amount} is ambiguous (shape {self.data.shape})"
             )
         return bool(self.data.item())
 
@@ -259,29 +300,132 @@ class Tensor:
         return repr(self) if not spec else format(str(self), spec)
 
     def __repr__(self) -> str:
-        array = self.data if type(self.data) is np.ndarray else self.data.get()
-        floating = array.dtype.kind == "f"
-        text = np.array2string(
-            array,
-            separator=", ",
-            prefix="tensor(",
-            precision=4,
-            floatmode="maxprec_equal" if floating else "maxprec",
-            threshold=1000,
-        )
-        extras = []
-        if array.size == 0 and array.shape != (0,):
-            extras.append(f"size={tuple(array.shape)}")
-        if self.device is not CPU:
-            extras.append(f"device='{self.device}'")
-        if array.dtype not in (np.float32, np.int64, np.bool_) or (
-            array.size == 0 and array.dtype != np.float32
-        ):
-            extras.append(f"dtype={self.dtype}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
-        elif self._rg:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([text, *extras]) + ")"
+        return _format_tensor(self)
 
     __str__ = __repr__
+
+
+# ---- printing, as PyTorch prints ----------------------------------------------------------------
+
+_LINE_WIDTH = 80
+_THRESHOLD = 1000  # more elements than this are summarised with "..."
+_EDGE_ITEMS = 3
+_PRECISION = 4
+
+
+class _Formatter:
+    """PyTorch's element formatter: one width for all elements; floats in fixed point with four
+    decimals, as integers with a trailing dot when all are whole, or in scientific notation when
+    their magnitudes span too much."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.floating = values.dtype.kind == "f"
+        self.int_mode = True
+        self.sci_mode = False
+        self.width = 1
+        if not self.floating:
+            self.width = max((len(str(v)) for v in values.ravel().tolist()), default=1)
+            return
+        finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)
+        if finite.size == 0:
+            return
+        magnitude = np.abs(finite)
+        low, high = magnitude.min(), magnitude.max()
+        self.int_mode = bool((finite == np.ceil(finite)).all())
+        spread = high / low > 1000.0 or high > 1.0e8
+        self.sci_mode = spread if self.int_mode else spread or low < 1.0e-4
+        if self.sci_mode:
+            texts = [f"{v:.{_PRECISION}e}" for v in finite.tolist()]
+        elif self.int_mode:
+            texts = [f"{v:.0f}." for v in finite.tolist()]
+        else:
+            texts = [f"{v:.{_PRECISION}f}" for v in finite.tolist()]
+        self.width = max(len(t) for t in texts)
+
+    def format(self, value) -> str:
+        if not self.floating:
+            text = str(value)
+        elif self.sci_mode:
+            text = f"{value:.{_PRECISION}e}"
+        elif self.int_mode:
+            text = f"{value:.0f}" + ("" if value != value or value in (np.inf, -np.inf) else ".")
+        else:
+            text = f"{value:.{_PRECISION}f}"
+        return text.rjust(self.width)
+
+
+def _summarized(array: np.ndarray) -> np.ndarray:
+    """Only the leading and trailing ``_EDGE_ITEMS`` along each long dimension."""
+    if array.ndim == 0:
+        return array
+    if array.shape[0] > 2 * _EDGE_ITEMS:
+        array = np.concatenate([array[:_EDGE_ITEMS], array[-_EDGE_ITEMS:]])
+    return np.stack([_summarized(row) for row in array]) if array.ndim > 1 else array
+
+
+def _format_array(array, indent: int, summarize: bool, formatter: _Formatter) -> str:
+    if array.ndim == 0:
+        return formatter.format(array.item())
+    long = summarize and array.shape[0] > 2 * _EDGE_ITEMS
+    if array.ndim == 1:
+        if long:
+            values = [formatter.format(v) for v in array[:_EDGE_ITEMS].tolist()] + [" ..."]
+            values += [formatter.format(v) for v in array[-_EDGE_ITEMS:].tolist()]
+        else:
+            values = [formatter.format(v) for v in array.tolist()]
+        per_line = max(1, (_LINE_WIDTH - indent) // (formatter.width + 2))
+        lines = [", ".join(values[i:i + per_line]) for i in range(0, len(values), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = range(array.shape[0])
+    if long:
+        rows = [*range(_EDGE_ITEMS), None, *range(array.shape[0] - _EDGE_ITEMS, array.shape[0])]
+    parts = ["..." if i is None else _format_array(array[i], indent + 1, summarize, formatter)
+             for i in rows]
+    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
+
+
+def _format_tensor(tensor: Tensor) -> str:
+    """``tensor([...], dtype=..., requires_grad=True)`` exactly as PyTorch lays it out."""
+    array = tensor.data if type(tensor.data) is np.ndarray else tensor.data.get()
+    prefix = "tensor("
+    suffixes = []
+    device = tensor.device
+    if device is not CPU:
+        suffixes.append(f"device='{device}'")
+    default = dtypes.get_default_dtype().numpy
+    if array.size == 0:
+        if array.ndim != 1:
+            suffixes.append(f"size={tuple(array.shape)}")
+        if array.dtype != default:
+            suffixes.append(f"dtype={tensor.dtype}")
+        body = "[]"
+    else:
+        if array.dtype not in (default, np.int64, np.bool_):
+            suffixes.append(f"dtype={tensor.dtype}")
+        summarize = array.size > _THRESHOLD
+        shown = _summarized(array) if summarize else array
+        if shown.dtype == np.float16:
+            shown = shown.astype(np.float32)
+        body = _format_array(array, len(prefix), summarize, _Formatter(shown))
+    if tensor.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{_node_name(tensor.grad_fn)}>")
+    elif tensor._rg:
+        suffixes.append("requires_grad=True")
+    text = prefix + body
+    line = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if line + len(suffix) + 2 > _LINE_WIDTH:
+            text += ",\n" + " " * len(prefix) + suffix
+            line = len(prefix) + len(suffix)
+        else:
+            text += ", " + suffix
+            line += len(suffix) + 2
+    return text + ")"
+
+
+def _node_name(node) -> str:
+    """PyTorch-style node names: ``MulBackward0`` for the op ``mul`` or ``mul_scalar``."""
+    name = type(node).__name__
+    if name.endswith("Scalar") and len(name) > len("Scalar"):
+        name = name[: -len("Scalar")]
+    return name + "Backward0"
