@@ -10,9 +10,9 @@ def index_add(target, index, values) -> None:
     if type(target) is np.ndarray:
         np.add.at(target, index, values)
     else:
-        import cupyx
+        import cupy
 
-        cupyx.scatter_add(target, index, values)
+        cupy.add.at(target, index, values)
 
 
 def as_array(value, xp, dtype=None):
