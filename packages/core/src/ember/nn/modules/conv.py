@@ -6,6 +6,7 @@ import math
 
 from ember.nn import functional as F
 from ember.nn import init
+from ember.nn.modules.linear import _uniform_bias as uniform_bias
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.tensor.creation import empty
@@ -25,8 +26,8 @@ class _ConvNd(Module):
     transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", output_padding=0,
-                 device=None, dtype=None) -> None:
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None, dtype=None,
+                 *, output_padding=0) -> None:
         super().__init__()
         name = type(self).__name__
         if in_channels % groups or out_channels % groups:
@@ -61,9 +62,7 @@ class _ConvNd(Module):
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+            uniform_bias(self.bias, init._calculate_fan_in_and_fan_out(self.weight)[0])
 
     def _padded(self, input: Tensor) -> tuple:
         """(input, padding for the conv): non-zero padding modes pad explicitly first."""
@@ -97,12 +96,6 @@ class Conv1d(_ConvNd):
 
     dims = 1
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
-                 dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device=device, dtype=dtype)
-
     def forward(self, input: Tensor) -> Tensor:
         input, padding = self._padded(input)
         return F.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation,
@@ -116,12 +109,6 @@ class Conv2d(_ConvNd):
         >>> nn.Conv2d(1, 6, 5, padding=2)(ember.zeros(8, 1, 28, 28)).shape
         (8, 6, 28, 28)
     """
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
-                 dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device=device, dtype=dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         input, padding = self._padded(input)
@@ -140,7 +127,8 @@ class ConvTranspose2d(_ConvNd):
         if padding_mode != "zeros":
             raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d')
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, output_padding, device=device, dtype=dtype)
+                         groups, bias, padding_mode, device, dtype,
+                         output_padding=output_padding)
 
     def forward(self, input: Tensor, output_size=None) -> Tensor:
         output_padding = self.output_padding
