@@ -1,0 +1,12 @@
+"""``ember.nn``: Module, Parameter, layers, losses, ``init``, ``functional`` and ``utils``.
+
+Layer families (convolution, pooling, normalisation, recurrent, attention) each live in their
+own module of ``ember.nn.modules`` and are re-exported here.
+"""
+
+from ember.nn import functional, init, utils
+from ember.nn.modules import *  # noqa: F403
+from ember.nn.modules import __all__ as _modules_all
+from ember.nn.parameter import Buffer, Parameter
+
+__all__ = ["Buffer", "Parameter", "functional", "init", "utils", *_modules_all]
