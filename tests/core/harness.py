@@ -7,8 +7,8 @@ random directions on large ones), and that ``ember.f(x)``, ``x.f()`` agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

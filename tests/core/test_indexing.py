@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 import ember
 from ember.autograd import gradcheck, gradgradcheck
 
-
 RNG = np.random.default_rng(0)
 
 

@@ -12,7 +12,8 @@ def sigmoid(x):
 def test_lstm_cell_step_matches_equations(device):
     rng = np.random.default_rng(0)
     gates, c = rng.standard_normal((3, 8)) * 2, rng.standard_normal((3, 2))
-    h1, c1 = ember.lstm_cell_step(ember.tensor(gates, device=device), ember.tensor(c, device=device))
+    h1, c1 = ember.lstm_cell_step(ember.tensor(gates, device=device),
+                                  ember.tensor(c, device=device))
     i, f, g, o = np.split(gates, 4, axis=1)
     c_ref = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
     np.testing.assert_allclose(c1.cpu().numpy(), c_ref, rtol=1e-12)
@@ -26,7 +27,8 @@ def test_lstm_cell_step_matches_equations(device):
 
 def test_gru_cell_step_matches_equations(device):
     rng = np.random.default_rng(1)
-    gx, gh, h = rng.standard_normal((3, 6)), rng.standard_normal((3, 6)), rng.standard_normal((3, 2))
+    gx, gh = rng.standard_normal((3, 6)), rng.standard_normal((3, 6))
+    h = rng.standard_normal((3, 2))
     out = ember.gru_cell_step(*(ember.tensor(a, device=device) for a in (gx, gh, h)))
     r = sigmoid(gx[:, :2] + gh[:, :2])
     z = sigmoid(gx[:, 2:4] + gh[:, 2:4])

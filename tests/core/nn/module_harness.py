@@ -8,8 +8,8 @@ outputs; the train/eval switch; ``.to(device)`` moving every parameter and buffe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from module_harness import ModuleCase, check_module
 
 import ember
 from ember import nn
-from module_harness import ModuleCase, check_module
 
 CASES = [
     ModuleCase("Conv1d", lambda: nn.Conv1d(2, 3, 3, stride=2, padding=1), shapes=[(2, 2, 7)],

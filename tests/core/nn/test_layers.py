@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from module_harness import ModuleCase, check_module
 
 import ember
 from ember import nn
-from module_harness import ModuleCase, check_module
 
 
 def _indices(num, shape):

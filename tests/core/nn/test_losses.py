@@ -255,11 +255,11 @@ def test_kl_div(reduction, log_target, device):
     def fn(x, t):
         return F.kl_div(x, t, reduction=reduction, log_target=log_target)
 
-    with pytest.warns(UserWarning) if reduction == "mean" else _no_warning():
+    with pytest.warns(UserWarning) if reduction == "mean" else _NoWarning():
         _check(fn, [logq, target], ref, device, grad_mask=[True, log_target])
 
 
-class _no_warning:
+class _NoWarning:
     def __enter__(self):
         return self
 

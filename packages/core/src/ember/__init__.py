@@ -36,9 +36,9 @@ from ember.tensor import (
     zeros,
     zeros_like,
 )
-from ember.tensor.random import *  # noqa: F403  (rand, randn, manual_seed ...)
-from ember.tensor.dtypes import finfo, iinfo  # noqa: E402
 from ember.tensor.dtypes import bool_ as bool  # noqa: A001  (PyTorch's name: ember.bool)
+from ember.tensor.dtypes import finfo, iinfo  # noqa: E402
+from ember.tensor.random import *  # noqa: F403  (rand, randn, manual_seed ...)
 
 float = float32  # noqa: A001
 double = float64

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ember.backend import cuda_available, cuda_device_count, cupy_module, default_generator
-from ember.backend import Device
+from ember.backend import Device, cuda_available, cuda_device_count, cupy_module, default_generator
 
 
 def is_available() -> bool:

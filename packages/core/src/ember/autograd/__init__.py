@@ -2,8 +2,6 @@
 
 from ember.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from ember.autograd.custom import Function, FunctionCtx, once_differentiable
-from ember.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from ember.autograd.graph import RemovableHandle, backward, grad
 from ember.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -11,6 +9,8 @@ from ember.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from ember.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from ember.autograd.graph import RemovableHandle, backward, grad
 
 __all__ = [
     "Function", "FunctionCtx", "GradcheckError", "RemovableHandle", "backward",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+
 from ember.autograd import function as _state
 from ember.autograd.engine import run_backward
 from ember.autograd.function import accumulator

@@ -22,7 +22,7 @@ class Device:
 
     __slots__ = ("type", "index")
 
-    def __new__(cls, type: str | Device = "cpu", index: int | None = None) -> Device:
+    def __new__(cls, type: str | Device = "cpu", index: int | None = None) -> Device:  # noqa: A002
         if isinstance(type, Device):
             return type
         key = (type, index)

@@ -22,7 +22,9 @@ def normalize_dims(dim, ndim: int, op_name: str) -> tuple:
         return (normalize_dim(dim, ndim, op_name),) if ndim else ()
     axes = tuple(sorted(normalize_dim(d, ndim, op_name) for d in dim))
     if len(set(axes)) != len(axes):
-        raise RuntimeError(f"{op_name}: dim {tuple(dim)} appears multiple times in the list of dims")
+        raise RuntimeError(
+            f"{op_name}: dim {tuple(dim)} appears multiple times in the list of dims"
+        )
     return axes if ndim else ()
 
 

@@ -18,7 +18,6 @@ from ember.ops.inplace import inplace_method
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
 
-
 # ---- argument checks -----------------------------------------------------------------------------
 
 

@@ -167,7 +167,7 @@ class finfo:  # noqa: N801  (PyTorch's name)
     """
 
     def __init__(self, type: dtype | None = None) -> None:  # noqa: A002
-        type = get_default_dtype() if type is None else to_dtype(type)
+        type = get_default_dtype() if type is None else to_dtype(type)  # noqa: A001
         if not type.is_floating_point:
             raise TypeError(f"finfo: expected a floating point dtype, got {type}")
         info = np.finfo(type.numpy)
@@ -189,7 +189,7 @@ class iinfo:  # noqa: N801
     """Limits of an integer dtype: ``bits``, ``max``, ``min``."""
 
     def __init__(self, type: dtype) -> None:  # noqa: A002
-        type = to_dtype(type)
+        type = to_dtype(type)  # noqa: A001
         if type.is_floating_point:
             raise TypeError(f"iinfo: expected an integer dtype, got {type}")
         info = np.iinfo(type.numpy) if type is not bool_ else np.iinfo(np.uint8)

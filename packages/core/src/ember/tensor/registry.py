@@ -6,7 +6,7 @@ registry at import. ``jit`` records and ``onnx`` exports primitives by the names
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 #: public callables by name: ``ember.<name>`` (and ``Tensor.<name>`` where bound as a method)
 OPS: dict[str, Callable] = {}

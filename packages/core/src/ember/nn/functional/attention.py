@@ -40,11 +40,12 @@ def _safe_softmax(scores: Tensor) -> Tensor:
 
 
 def _attend(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dropout_p: float,
-            scale: float) -> tuple[Tensor, Tensor]:
+            scale: float, may_block_rows: bool = True) -> tuple[Tensor, Tensor]:
     """``softmax(Q K^T * scale + mask) V`` and the attention weights.
 
     ``mask`` is None, a bool mask (True: attend) or a float mask added to the scores; it
-    broadcasts against the scores ``(..., L, S)``.
+    broadcasts against the scores ``(..., L, S)``. ``may_block_rows`` False skips the search
+    for rows the mask blocks entirely (the causal mask never does).
     """
     scores = (query * scale).matmul(key.transpose(-2, -1))
     if mask is None:
@@ -54,7 +55,7 @@ def _attend(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, drop
             scores = OPS["where"](mask, scores, _NEG_INF)
         else:
             scores = scores + mask
-        weights = _safe_softmax(scores)
+        weights = _safe_softmax(scores) if may_block_rows else scores.softmax(-1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
     return weights.matmul(value), weights
@@ -86,7 +87,8 @@ def _check_qkv(query: Tensor, key: Tensor, value: Tensor, enable_gqa: bool) -> N
 
 
 def _repeat_heads(tensor: Tensor, heads: int) -> Tensor:
-    """``(..., Hk, S, E) -> (..., heads, S, E)``, each head repeated in place (repeat_interleave)."""
+    """``(..., Hk, S, E) -> (..., heads, S, E)``, each head repeated in place (as
+    ``repeat_interleave`` would)."""
     *lead, kv_heads, length, features = tensor.shape
     groups = heads // kv_heads
     if groups == 1:
@@ -99,7 +101,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None,
                                  enable_gqa: bool = False) -> Tensor:
-    """``softmax(Q K^T * scale + bias) V``: ``(..., L, E), (..., S, E), (..., S, Ev) -> (..., L, Ev)``.
+    """``softmax(Q K^T * scale + mask) V``.
+
+    Shapes: query ``(..., L, E)``, key ``(..., S, E)``, value ``(..., S, Ev)`` -> ``(..., L, Ev)``;
+    the leading dims broadcast.
 
     Args:
         attn_mask: broadcastable to ``(..., L, S)``; bool: True where a query may attend (False
@@ -133,7 +138,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         value = _repeat_heads(value, query.shape[-3])
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
-    return _attend(query, key, value, attn_mask, dropout_p, scale)[0]
+    return _attend(query, key, value, attn_mask, dropout_p, scale, not is_causal)[0]
 
 
 # ---- multi-head attention -------------------------------------------------------------------
@@ -237,7 +242,8 @@ def multi_head_attention_forward(
     """Multi-head attention over sequence-first inputs (what ``nn.MultiheadAttention`` runs).
 
     Shapes: query ``(L, N, E)`` or ``(L, E)``, key ``(S, N, kdim)``, value ``(S, N, vdim)``;
-    ``key_padding_mask`` ``(N, S)`` / ``(S,)``; ``attn_mask`` ``(L, S)`` or ``(N * num_heads, L, S)``.
+    ``key_padding_mask`` ``(N, S)`` / ``(S,)``; ``attn_mask`` ``(L, S)`` or
+    ``(N * num_heads, L, S)``.
     Bool masks are True where attention is NOT allowed; float masks are added to the scores.
     ``is_causal`` is a hint that ``attn_mask`` is the causal mask (which is then used as given).
 
@@ -281,10 +287,8 @@ def multi_head_attention_forward(
                                  f"{tuple(value.shape)}")
         if key.shape[-1] != embed_dim:
             raise RuntimeError(f"expecting key and value of embedding dimension {embed_dim} "
-                                 f"(as query {tuple(query.shape)}), but got {tuple(key.shape)}")
+                               f"(as query {tuple(query.shape)}), but got {tuple(key.shape)}")
         separate, packed = (), in_proj_weight
-    q, k, v = _in_projection(query, key, value, packed, separate, in_proj_bias)
-
     if attn_mask is not None:
         expected = (tgt_len, src_len) if attn_mask.dim() == 2 else \
             (batch * num_heads, tgt_len, src_len)
@@ -296,6 +300,8 @@ def multi_head_attention_forward(
     if key_padding_mask is not None and tuple(key_padding_mask.shape) != (batch, src_len):
         raise AssertionError(f"expecting key_padding_mask shape of {(batch, src_len)}, but got "
                              f"{tuple(key_padding_mask.shape)}")
+    q, k, v = _in_projection(query, key, value, packed, separate, in_proj_bias)
+
 
     if bias_k is not None and bias_v is not None:
         if static_k is not None or static_v is not None:

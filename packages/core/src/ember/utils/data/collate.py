@@ -64,7 +64,8 @@ def default_collate(batch):
     if isinstance(first, (str, bytes)):
         return list(batch)
     if isinstance(first, collections.abc.Mapping):
-        return _same_mapping(first, {key: default_collate([s[key] for s in batch]) for key in first})
+        columns = {key: default_collate([sample[key] for sample in batch]) for key in first}
+        return _same_mapping(first, columns)
     if isinstance(first, tuple) and hasattr(first, "_fields"):
         return type(first)(*(default_collate(list(field)) for field in zip(*batch)))
     if isinstance(first, collections.abc.Sequence):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from ember.tensor import Tensor
 
