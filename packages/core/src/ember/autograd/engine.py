@@ -101,6 +101,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             counter += 1
         slots[nr] = grad if slots[nr] is None else slots[nr] + grad
 
+    # Sums the engine made itself (by id, holding the array so the id stays unique): later
+    # gradients for the same slot are added into them in place instead of allocating again.
+    summed: dict = {}
     previous_mode = fn_state._grad_enabled
     fn_state._grad_enabled = create_graph
     reduce_to = sum_to_shape if arrays else lookup("sum_to_size")
@@ -111,15 +114,22 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         while heap:
             node = heappop(heap)[2]
             node_grads = pending.pop(node)
+            first = node_grads[0]
+            owned = False  # the engine made `first` itself: no one else holds it
+            if summed:
+                for grad in node_grads:
+                    if grad is not None and summed.pop(id(grad), None) is not None:
+                        owned = owned or grad is first
             if node._pre_hooks is not None:
                 _run_pre_hooks(node._pre_hooks, node_grads, arrays)
+                owned = owned and node_grads[0] is first
             if captures is not None and node in captures:
                 for nr, index in captures[node]:
                     grad = node_grads[nr]
                     captured[index] = _wrap(grad) if arrays and grad is not None else grad
             if node.__class__ is AccumulateGrad:
                 if captures is None:
-                    _accumulate(node, node_grads[0], arrays)
+                    _accumulate(node, node_grads[0], arrays, owned)
                 continue
             if node._num_outputs > 1:
                 node_grads = _fill_missing(node, node_grads, arrays)
@@ -160,6 +170,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         slots[nr] = grad
                     elif slots[nr] is None:
                         slots[nr] = grad
+                    elif arrays:
+                        slots[nr] = _sum_arrays(summed, slots[nr], grad)
                     else:
                         slots[nr] = slots[nr] + grad
                 index += 1
@@ -173,6 +185,18 @@ def _wrap(array) -> Tensor:
     if array is None:
         return None
     return Tensor(np.asarray(array) if isinstance(array, np.generic) else array)
+
+
+def _sum_arrays(summed: dict, current, grad):
+    """``current + grad``, in place when ``current`` is a sum the engine owns."""
+    if id(current) in summed and current.shape == grad.shape and current.dtype == grad.dtype:
+        current += grad
+        return current
+    total = current + grad
+    if isinstance(total, np.generic):
+        total = np.asarray(total)
+    summed[id(total)] = total
+    return total
 
 
 def _unwrap(results):
@@ -208,7 +232,7 @@ def _fill_missing(node, node_grads, arrays):
     return filled
 
 
-def _accumulate(node: AccumulateGrad, grad, arrays: bool) -> None:
+def _accumulate(node: AccumulateGrad, grad, arrays: bool, owned: bool) -> None:
     leaf = node.tensor_ref()
     if leaf is None:
         return
@@ -221,8 +245,9 @@ def _accumulate(node: AccumulateGrad, grad, arrays: bool) -> None:
         grad = grad.astype(leaf.data.dtype)
     existing = leaf.grad
     if existing is None:
-        # A copy: the array may be shared with other gradients or be a read-only broadcast view.
-        leaf.grad = _wrap(grad.copy())
+        # A copy unless the engine made it: the array may be shared with other gradients or be
+        # a read-only broadcast view.
+        leaf.grad = _wrap(grad if owned else grad.copy())
     elif existing._rg:
         leaf.grad = _wrap(existing.data + grad)
     else:
