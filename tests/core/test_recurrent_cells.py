@@ -1,6 +1,7 @@
 """The fused LSTM / GRU cell steps against their equations, with gradients."""
 
 import numpy as np
+import pytest
 
 import ember
 
@@ -37,3 +38,37 @@ def test_gru_cell_step_matches_equations(device):
     args = [ember.tensor(a[:2], device=device, requires_grad=True) for a in (gx, gh, h)]
     ember.autograd.gradcheck(ember.gru_cell_step, args)
     ember.autograd.gradgradcheck(ember.gru_cell_step, args)
+
+
+def _lstm_steps(gates, h, c, w, reverse):
+    outs = [None] * gates.shape[0]
+    order = range(gates.shape[0] - 1, -1, -1) if reverse else range(gates.shape[0])
+    for t in order:
+        z = gates[t] + h @ w.T
+        i, f, g, o = np.split(z, 4, axis=1)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        outs[t] = h
+    return np.stack(outs), h, c
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_layer_matches_the_step_equations(reverse, device):
+    rng = np.random.default_rng(2)
+    gates, h0, c0 = rng.standard_normal((4, 3, 8)), rng.standard_normal((3, 2)), \
+        rng.standard_normal((3, 2))
+    w = rng.standard_normal((8, 2))
+    got = ember.lstm_layer(*(ember.tensor(a, device=device) for a in (gates, h0, c0, w)),
+                           reverse=reverse)
+    for out, ref in zip(got, _lstm_steps(gates, h0, c0, w, reverse)):
+        np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-12, atol=1e-12)
+    args = [ember.tensor(a[..., :2, :] if a.ndim == 3 else a[:2] if a is not w else a,
+                         device=device, requires_grad=True) for a in (gates, h0, c0, w)]
+
+    def fn(*tensors):
+        return ember.lstm_layer(*tensors, reverse=reverse)
+
+    ember.autograd.gradcheck(fn, args)
+    ember.autograd.gradgradcheck(fn, args)
+    only_outputs = lambda *t: fn(*t)[0]  # noqa: E731  (h_T and c_T get no gradient)
+    ember.autograd.gradcheck(only_outputs, args)

@@ -107,6 +107,111 @@ class GRUCellStep(Function):
         return d_gates_x, d_gates_h, grad * z
 
 
+@primitive("lstm_layer")
+class LSTMLayer(Function):
+    """A whole LSTM layer direction: (x gates (T, N, 4H), h0, c0 (N, H), W_hh (4H, H)) ->
+    (outputs (T, N, H), h_T, c_T); ``reverse`` runs from the last step to the first.
+
+    One node per sequence instead of three per step; the array backward also gets dW_hh as one
+    product over all steps. The Tensor backward re-runs the steps with ordinary ops and
+    differentiates them, so higher-order gradients stay exact.
+    """
+
+    @staticmethod
+    def forward(ctx, gates_x, h0, c0, weight_hh, reverse):
+        xp = ctx.xp
+        steps, batch, _ = gates_x.shape
+        hidden = h0.shape[-1]
+        dtype = gates_x.dtype
+        hs = xp.empty((steps + 1, batch, hidden), dtype=dtype)
+        cs = xp.empty((steps + 1, batch, hidden), dtype=dtype)
+        acts = xp.empty(gates_x.shape, dtype=dtype)
+        tanh_cs = xp.empty((steps, batch, hidden), dtype=dtype)
+        out = xp.empty((steps, batch, hidden), dtype=dtype)
+        hs[0], cs[0] = h0, c0
+        w_t = weight_hh.T
+        for k, t in enumerate(_order(steps, reverse)):
+            gates = gates_x[t] + hs[k] @ w_t
+            act = acts[k]
+            act[:, :2 * hidden] = _sigmoid(xp, gates[:, :2 * hidden])
+            act[:, 2 * hidden:3 * hidden] = xp.tanh(gates[:, 2 * hidden:3 * hidden])
+            act[:, 3 * hidden:] = _sigmoid(xp, gates[:, 3 * hidden:])
+            c = act[:, hidden:2 * hidden] * cs[k] + act[:, :hidden] * act[:, 2 * hidden:3 * hidden]
+            cs[k + 1] = c
+            tanh_cs[k] = xp.tanh(c)
+            hs[k + 1] = out[t] = act[:, 3 * hidden:] * tanh_cs[k]
+        ctx.save_for_backward(gates_x, h0, c0, weight_hh, hs, cs, acts, tanh_cs)
+        return out, hs[steps].copy(), cs[steps].copy()
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_h, grad_c):
+        from ember.autograd.graph import grad as autograd_grad
+
+        gates_x, h0, c0, weight_hh = ctx.saved_tensors[:4]
+        reverse = ctx.attrs["reverse"]
+        inputs = gates_x.unbind(0)
+        h, c, outputs = h0, c0, [None] * len(inputs)
+        for t in _order(len(inputs), reverse):
+            h, c = LSTMCellStep.apply(inputs[t] + h @ weight_hh.mT, c)
+            outputs[t] = h
+        from ember.tensor.registry import lookup
+
+        replayed = [lookup("stack")(outputs, 0), h, c]
+        wanted = [gates_x, h0, c0, weight_hh]
+        needs = ctx.needs_input_grad
+        grads = autograd_grad(replayed, [w for w, n in zip(wanted, needs) if n],
+                              [grad_out, grad_h, grad_c], create_graph=True, allow_unused=True)
+        grads = iter(grads)
+        return tuple(next(grads) if n else None for n in needs)
+
+    @staticmethod
+    def backward_arrays(ctx, grad_out, grad_h, grad_c):
+        _, _, _, weight_hh, hs, cs, acts, tanh_cs = ctx.saved_arrays
+        xp = ctx.xp
+        steps, batch, hidden = tanh_cs.shape
+        d_gates = xp.empty(acts.shape, dtype=acts.dtype)
+        d_h, d_c = grad_h, grad_c
+        order = list(_order(steps, ctx.attrs["reverse"]))
+        for k in range(steps - 1, -1, -1):
+            act, tanh_c = acts[k], tanh_cs[k]
+            i, f = act[:, :hidden], act[:, hidden:2 * hidden]
+            g, o = act[:, 2 * hidden:3 * hidden], act[:, 3 * hidden:]
+            d_h = grad_out[order[k]] + d_h
+            d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)
+            d = d_gates[k]
+            d[:, :hidden] = d_c * g * i * (1 - i)
+            d[:, hidden:2 * hidden] = d_c * cs[k] * f * (1 - f)
+            d[:, 2 * hidden:3 * hidden] = d_c * i * (1 - g * g)
+            d[:, 3 * hidden:] = d_h * tanh_c * o * (1 - o)
+            d_c = d_c * f
+            d_h = d @ weight_hh
+        flat = d_gates.reshape(steps * batch, -1)
+        d_weight = flat.T @ hs[:steps].reshape(steps * batch, hidden)
+        d_gates_x = d_gates[::-1] if ctx.attrs["reverse"] else d_gates
+        return d_gates_x, d_h, d_c, d_weight
+
+
+def _order(steps: int, reverse: bool):
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+@op("lstm_layer")
+def lstm_layer(gates_x, h0, c0, weight_hh, reverse=False):
+    """Runs an LSTM over a sequence from its input gates ``x W_ih^T + b`` (T, N, 4H).
+
+    Returns (outputs (T, N, H), h_T, c_T); ``reverse`` processes the last step first.
+    """
+    if (gates_x.ndim != 3 or gates_x.shape[-1] != 4 * h0.shape[-1] or c0.shape != h0.shape
+            or tuple(weight_hh.shape) != (gates_x.shape[-1], h0.shape[-1])
+            or gates_x.shape[1] != h0.shape[0]):
+        raise RuntimeError(
+            f"lstm_layer: gates {tuple(gates_x.shape)}, h0 {tuple(h0.shape)}, c0 "
+            f"{tuple(c0.shape)} and weight_hh {tuple(weight_hh.shape)} do not fit (expected "
+            "(T, N, 4H), (N, H), (N, H) and (4H, H))"
+        )
+    return LSTMLayer.apply(gates_x, h0, c0, weight_hh, reverse=bool(reverse))
+
+
 def _cat(parts):
     from ember.tensor.registry import lookup
 

@@ -19,7 +19,7 @@ from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.nn.utils.rnn import PackedSequence
 from ember.ops.join import cat, stack
-from ember.ops.recurrent import gru_cell_step, lstm_cell_step
+from ember.ops.recurrent import gru_cell_step, lstm_cell_step, lstm_layer
 from ember.tensor.creation import empty, zeros
 from ember.tensor.tensor import Tensor
 
@@ -101,6 +101,9 @@ def _run_direction(step, projected, state, weights, batch_sizes, reverse):
         outputs ``(T, N, H_out)`` (packed: ``(sum, H_out)``) and the final state tuple.
     """
     weight_hh, bias_hh, weight_hr = weights
+    if batch_sizes is None and step is _lstm_step and bias_hh is None and weight_hr is None:
+        output, h, c = lstm_layer(projected, state[0], state[1], weight_hh, reverse=reverse)
+        return output, (h, c)  # the whole sequence as one fused node
     if batch_sizes is None:
         inputs = projected.unbind(0)
     else:
