@@ -60,11 +60,13 @@ $(BENCH_STAMP): $(PACKAGE_FILES) Makefile
 # pytest-xdist is not used: on this project's 2-core machines `-n 2` measured slower than one
 # process (55 s against 34-43 s for 1,300 tests): a typical test costs about what shipping it to a
 # worker and its report back does.
+# One BLAS thread: the suite is many small products, where a second thread only adds overhead.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(VENV)/bin/python examples/autograd_demo.py
+	$(VENV)/bin/python examples/fashion_mnist.py
 
 # Both linters always run; the target fails if either does. ruff looks at the project's own
 # folders, not at whatever scratch files lie in the checkout. PYTHONPATH=.ci makes our own contract
