@@ -1,6 +1,6 @@
 """The backend: devices, array modules (numpy | cupy) and per-device random generators."""
 
-from ember.backend.arrays import as_array, index_add, pin_memory
+from ember.backend.arrays import as_array, grouped_matmul, index_add, pin_memory
 from ember.backend.device import (
     CPU,
     Device,
@@ -28,6 +28,7 @@ __all__ = [
     "default_generator",
     "device_context",
     "device_of",
+    "grouped_matmul",
     "index_add",
     "is_cupy_array",
     "manual_seed_all",

@@ -10,6 +10,7 @@ one's gradients are the other two. Groups are a batch dimension of the matrix pr
 from __future__ import annotations
 
 from ember.autograd.function import Function
+from ember.backend import grouped_matmul
 from ember.ops._windows import output_size, padded, pair, tap
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
@@ -19,6 +20,8 @@ def _im2col(xp, x, kernel, stride, padding, dilation, out_hw):
     """Columns (C, kh, kw, N, Ho, Wo): every kernel tap's view of the padded input."""
     n, c, h, w = x.shape
     kh, kw = kernel
+    if kernel == (1, 1) and stride == (1, 1) and padding == (0, 0):
+        return x.transpose(1, 0, 2, 3)[:, None, None]  # a 1x1 convolution reads x as it is
     channels_first = padded(xp, x, padding, (0, 0), 0).transpose(1, 0, 2, 3)
     cols = xp.empty((c, kh, kw, n) + tuple(out_hw), dtype=x.dtype)
     for i in range(kh):
@@ -42,7 +45,11 @@ def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation):
 
 
 def _conv_forward(xp, x, weight, geometry):
-    """y (N, O, Ho, Wo) = W (G, O/G, Cg*kh*kw) @ cols (G, Cg*kh*kw, N*Ho*Wo)."""
+    """y (N, O, Ho, Wo) = W (G, O/G, Cg*kh*kw) @ cols (G, Cg*kh*kw, N*Ho*Wo); returns (y, cols).
+
+    y is laid out (O, N, Ho, Wo) in memory: the next convolution's im2col reads it channels
+    first without a copy, and numpy's elementwise ops in between keep that layout.
+    """
     stride, padding, dilation, groups = geometry
     n, c, h, w = x.shape
     out_channels, _, kh, kw = weight.shape
@@ -50,8 +57,11 @@ def _conv_forward(xp, x, weight, geometry):
     wo = output_size(w, kw, stride[1], padding[1], dilation[1])
     cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, (ho, wo))
     cols = cols.reshape(groups, -1, n * ho * wo)
-    out = xp.matmul(weight.reshape(groups, out_channels // groups, -1), cols)
-    return out.reshape(out_channels, n, ho, wo).transpose(1, 0, 2, 3)
+    out = grouped_matmul(weight.reshape(groups, out_channels // groups, -1), cols)
+    return out.reshape(out_channels, n, ho, wo).transpose(1, 0, 2, 3), cols
+
+
+_KEPT_COLUMNS = 1 << 25  # elements of im2col columns a conv keeps for backward (128 MB float32)
 
 
 def _input_grad(xp, grad, weight, x_shape, geometry):
@@ -61,19 +71,20 @@ def _input_grad(xp, grad, weight, x_shape, geometry):
     _, cg, kh, kw = weight.shape
     g = grad.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
     w = weight.reshape(groups, o // groups, cg * kh * kw)
-    cols = xp.matmul(w.transpose(0, 2, 1), g).reshape(groups * cg, kh, kw, n, ho, wo)
+    cols = grouped_matmul(w.transpose(0, 2, 1), g).reshape(groups * cg, kh, kw, n, ho, wo)
     return _col2im(xp, cols, x_shape, (kh, kw), stride, padding, dilation)
 
 
-def _weight_grad(xp, x, grad, w_shape, geometry):
-    """dL/dw of the convolution: grad @ cols^T."""
+def _weight_grad(xp, x, grad, w_shape, geometry, cols=None):
+    """dL/dw of the convolution: grad @ cols^T (``cols`` from the forward, or rebuilt)."""
     stride, padding, dilation, groups = geometry
     n, o, ho, wo = grad.shape
     _, cg, kh, kw = w_shape
-    cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, (ho, wo))
+    if cols is None:
+        cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, (ho, wo))
     cols = cols.reshape(groups, cg * kh * kw, n * ho * wo)
     g = grad.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
-    return xp.matmul(g, cols.transpose(0, 2, 1)).reshape(w_shape)
+    return grouped_matmul(g, cols.transpose(0, 2, 1)).reshape(w_shape)
 
 
 @primitive("conv2d")
@@ -82,12 +93,14 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, geometry):
-        ctx.save_for_backward(x, weight)
-        return _conv_forward(ctx.xp, x, weight, geometry)
+        out, cols = _conv_forward(ctx.xp, x, weight, geometry)
+        # Keeping the columns saves rebuilding them for the weight gradient, unless too large.
+        ctx.save_for_backward(x, weight, cols if cols.size <= _KEPT_COLUMNS else None)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight, _ = ctx.saved_tensors
         geometry = ctx.attrs["geometry"]
         needs = ctx.needs_input_grad
         grad_x = ConvInputGrad.apply(grad, weight, x_shape=x.shape, geometry=geometry) \
@@ -98,12 +111,12 @@ class Conv2d(Function):
 
     @staticmethod
     def backward_arrays(ctx, grad):
-        x, weight = ctx.saved_arrays
+        x, weight, cols = ctx.saved_arrays
         geometry = ctx.attrs["geometry"]
         needs = ctx.needs_input_grad
         xp = ctx.xp
         grad_x = _input_grad(xp, grad, weight, x.shape, geometry) if needs[0] else None
-        grad_w = _weight_grad(xp, x, grad, weight.shape, geometry) if needs[1] else None
+        grad_w = _weight_grad(xp, x, grad, weight.shape, geometry, cols) if needs[1] else None
         return grad_x, grad_w
 
 

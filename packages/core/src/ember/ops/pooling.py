@@ -113,19 +113,15 @@ class MaxPool2d(Function):
         h, w = x.shape[2:]
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         source = padded(xp, x, padding, _needed(kernel, stride, dilation, out_hw), fill)
-        best = best_tap = None
+        windows = []
         for i in range(kernel[0]):
             for j in range(kernel[1]):
                 rows, cols = tap(i, j, stride, dilation, out_hw)
-                window = source[:, :, rows, cols]
-                if best is None:
-                    best = window.copy()
-                    best_tap = xp.zeros(best.shape, dtype=np.int64)
-                    continue
-                # NaN wins, as in PyTorch: a NaN window value replaces any number.
-                better = (window > best) | (window != window)
-                best = xp.where(better, window, best)
-                best_tap = xp.where(better, i * kernel[1] + j, best_tap)
+                windows.append(source[:, :, rows, cols])
+        best = windows[0].copy() if len(windows) == 1 else windows[0]
+        for window in windows[1:]:
+            best = xp.maximum(best, window)  # propagates NaN, as PyTorch's max pooling does
+        best_tap = _first_match(xp, windows, best)
         rows = (xp.arange(out_hw[0]) * stride[0] - padding[0]).reshape(-1, 1)
         cols = (xp.arange(out_hw[1]) * stride[1] - padding[1]).reshape(1, -1)
         tap_row, tap_col = best_tap // kernel[1], best_tap % kernel[1]
@@ -142,6 +138,20 @@ class MaxPool2d(Function):
         return PoolScatter.apply(grad, indices, input_hw=ctx.input_hw,
                                  unique=_non_overlapping(attrs["kernel"], attrs["stride"],
                                                          attrs["dilation"]))
+
+
+def _first_match(xp, windows, best):
+    """For every output, the first window (tap) holding its maximum; NaN counts as a match."""
+    index_dtype = np.int8 if len(windows) <= 127 else np.int64
+    first = xp.full(best.shape, len(windows) - 1, dtype=index_dtype)
+    for k in range(len(windows) - 2, -1, -1):
+        xp.copyto(first, k, where=windows[k] == best, casting="unsafe")
+    if best.dtype.kind == "f":
+        nan = xp.isnan(best)
+        if nan.any():
+            for k in range(len(windows) - 2, -1, -1):
+                xp.copyto(first, k, where=nan & xp.isnan(windows[k]), casting="unsafe")
+    return first.astype(np.int64)
 
 
 def _non_overlapping(kernel, stride, dilation) -> bool:
