@@ -8,6 +8,7 @@ from ember_vision.datasets.cifar import CIFAR10, CIFAR100
 from ember_vision.datasets.fakedata import FakeData
 from ember_vision.datasets.folder import DatasetFolder, ImageFolder
 from ember_vision.datasets.mnist import MNIST, FashionMNIST
+from ember_vision.datasets.vision import VisionDataset
 
 __all__ = ["CIFAR10", "CIFAR100", "DatasetFolder", "FakeData", "FashionMNIST", "ImageFolder",
-           "MNIST"]
+           "MNIST", "VisionDataset"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ember.utils.data import Dataset
+from ember_vision.datasets.vision import VisionDataset
 
 __all__ = ["CIFAR10", "CIFAR100", "read_cifar_records"]
 
@@ -57,7 +57,7 @@ def read_cifar_records(path: str | os.PathLike, label_bytes: int) -> tuple[np.nd
     return np.ascontiguousarray(images), records[:, :label_bytes].copy()
 
 
-class CIFAR10(Dataset):
+class CIFAR10(VisionDataset):
     """CIFAR-10: 60,000 32x32 colour images in 10 classes (50,000 train, 10,000 test).
 
     Like ``torchvision.datasets.CIFAR10``: ``.data`` is an (N, 32, 32, 3) uint8 numpy array,
@@ -97,10 +97,8 @@ class CIFAR10(Dataset):
                 f"data); unpack the binary version's .bin files into {os.fspath(root)!r} and "
                 "pass download=False"
             )
-        self.root = os.fspath(root)
+        super().__init__(root, transform, target_transform)
         self.train = train
-        self.transform = transform
-        self.target_transform = target_transform
         folder = self._folder()
         images, labels = [], []
         for name in self.train_list if train else self.test_list:
@@ -159,20 +157,10 @@ class CIFAR10(Dataset):
 
     def __getitem__(self, index: int):
         """The pair (image, target): a 32x32 'RGB' PIL image (or its transform) and an int."""
-        image, target = Image.fromarray(self.data[index]), self.targets[index]
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+        return self._transformed(Image.fromarray(self.data[index]), self.targets[index])
 
-    def __repr__(self) -> str:
-        split = "Train" if self.train else "Test"
-        lines = [f"Dataset {type(self).__name__}", f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}", f"    Split: {split}"]
-        if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}")
-        return "\n".join(lines)
+    def extra_repr(self) -> str:
+        return f"Split: {'Train' if self.train else 'Test'}"
 
 
 class CIFAR100(CIFAR10):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import ember
-from ember.utils.data import Dataset
+from ember_vision.datasets.vision import VisionDataset
 from ember_vision.transforms.functional import to_pil_image
 
 __all__ = ["FakeData"]
 
 
-class FakeData(Dataset):
+class FakeData(VisionDataset):
     """``size`` random PIL images with random labels; item ``i`` is the same on every call.
 
     Each item draws from its own generator seeded with ``i + random_offset``, so items do not
@@ -44,8 +44,7 @@ class FakeData(Dataset):
         self.size = size
         self.image_size = tuple(image_size)
         self.num_classes = num_classes
-        self.transform = transform
-        self.target_transform = target_transform
+        super().__init__(None, transform, target_transform)
         self.random_offset = random_offset
 
     def __len__(self) -> int:
@@ -59,12 +58,4 @@ class FakeData(Dataset):
         generator = ember.Generator().manual_seed(index + self.random_offset)
         pixels = ember.randint(0, 256, self.image_size, dtype=ember.uint8, generator=generator)
         target = int(ember.randint(0, self.num_classes, (1,), generator=generator).item())
-        image = to_pil_image(pixels)
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
-
-    def __repr__(self) -> str:
-        return f"Dataset FakeData\n    Number of datapoints: {self.size}"
+        return self._transformed(to_pil_image(pixels), target)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from ember.utils.data import Dataset
+from ember_vision.datasets.vision import VisionDataset
 
 __all__ = ["IMG_EXTENSIONS", "DatasetFolder", "ImageFolder", "default_loader", "find_classes",
            "has_file_allowed_extension", "is_image_file", "make_dataset", "pil_loader"]
@@ -92,7 +92,7 @@ def make_dataset(directory: str | os.PathLike, class_to_idx: dict[str, int] | No
     return samples
 
 
-class DatasetFolder(Dataset):
+class DatasetFolder(VisionDataset):
     """A data set of files in one folder per class, each read by ``loader``.
 
     Args:
@@ -114,9 +114,7 @@ class DatasetFolder(Dataset):
                  target_transform: Callable | None = None,
                  is_valid_file: Callable[[str], bool] | None = None,
                  allow_empty: bool = False) -> None:
-        self.root = os.fspath(root)
-        self.transform = transform
-        self.target_transform = target_transform
+        super().__init__(root, transform, target_transform)
         classes, class_to_idx = self.find_classes(self.root)
         samples = self.make_dataset(self.root, class_to_idx, extensions, is_valid_file,
                                     allow_empty=allow_empty)
@@ -147,16 +145,7 @@ class DatasetFolder(Dataset):
     def __getitem__(self, index: int):
         """The pair (sample, target): the loaded file (or its transform) and its class index."""
         path, target = self.samples[index]
-        sample = self.loader(path)
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return sample, target
-
-    def __repr__(self) -> str:
-        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n"
-                f"    Root location: {self.root}")
+        return self._transformed(self.loader(path), target)
 
 
 def pil_loader(path: str) -> Image.Image:

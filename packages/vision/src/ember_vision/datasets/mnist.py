@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 import ember
-from ember.utils.data import Dataset
+from ember_vision.datasets.vision import VisionDataset
 
 __all__ = ["MNIST", "FashionMNIST", "read_idx"]
 
@@ -68,7 +68,7 @@ def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape).copy()
 
 
-class MNIST(Dataset):
+class MNIST(VisionDataset):
     """The MNIST handwritten digits, read from the IDX files in ``root``.
 
     Like ``torchvision.datasets.MNIST``: ``.data`` is an (N, 28, 28) uint8 tensor, ``.targets``
@@ -101,10 +101,8 @@ class MNIST(Dataset):
                 f"{type(self).__name__}: Ember never downloads data; put the four IDX files in "
                 f"{os.fspath(root)!r} and pass download=False"
             )
-        self.root = os.fspath(root)
+        super().__init__(root, transform, target_transform)
         self.train = train
-        self.transform = transform
-        self.target_transform = target_transform
         split = "train" if train else "t10k"
         images = read_idx(self._find(f"{split}-images-idx3-ubyte"), ndim=3)
         labels = read_idx(self._find(f"{split}-labels-idx1-ubyte"), ndim=1)
@@ -144,22 +142,10 @@ class MNIST(Dataset):
         # Read through .data / .targets (scripts reassign them to take subsets), as host arrays:
         # indexing the arrays costs far less than indexing tensors, once per sample.
         image = Image.fromarray(self.data.numpy()[index])
-        target = int(self.targets.numpy()[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+        return self._transformed(image, int(self.targets.numpy()[index]))
 
-    def __repr__(self) -> str:
-        lines = [f"Dataset {type(self).__name__}", f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}",
-                 f"    Split: {'Train' if self.train else 'Test'}"]
-        if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}")
-        if self.target_transform is not None:
-            lines.append(f"    Target transform: {self.target_transform!r}")
-        return "\n".join(lines)
+    def extra_repr(self) -> str:
+        return f"Split: {'Train' if self.train else 'Test'}"
 
 
 class FashionMNIST(MNIST):
