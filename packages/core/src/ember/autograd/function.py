@@ -19,7 +19,6 @@ from ember.tensor.tensor import Tensor
 # ember.autograd.grad_mode and ember.autograd.anomaly switch them.
 _grad_enabled = True
 _anomaly_enabled = False
-_tracer = None  # set by ember.jit while tracing: called with (cls, inputs, attrs, outputs)
 
 _ndarray = np.ndarray
 _FREED = None  # node._saved after the graph was freed
@@ -185,8 +184,6 @@ class Function:
             result = _plain_outputs(out)
         else:
             result = Tensor(_as_array(out))
-        if _tracer is not None:
-            _tracer(cls, inputs, attrs, result)
         return result
 
 
@@ -250,8 +247,6 @@ def _record(cls, inputs, attrs, xp, needs):
         node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
     if _anomaly_enabled:
         node._trace = "".join(traceback.format_stack()[:-2])
-    if _tracer is not None:
-        _tracer(cls, inputs, attrs, result)
     return result
 
 
