@@ -1,6 +1,6 @@
 """The backend: devices, array modules (numpy | cupy) and per-device random generators."""
 
-from ember.backend.arrays import as_array, grouped_matmul, index_add, pin_memory
+from ember.backend.arrays import grouped_matmul, index_add, pin_memory
 from ember.backend.device import (
     CPU,
     Device,
@@ -10,7 +10,6 @@ from ember.backend.device import (
     cupy_module,
     device_context,
     device_of,
-    is_cupy_array,
     to_device,
     xp_of,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "Device",
     "Generator",
     "array_module",
-    "as_array",
     "cuda_available",
     "cuda_device_count",
     "cupy_module",
@@ -30,7 +28,6 @@ __all__ = [
     "device_of",
     "grouped_matmul",
     "index_add",
-    "is_cupy_array",
     "manual_seed_all",
     "pin_memory",
     "to_device",

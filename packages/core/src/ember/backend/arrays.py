@@ -15,11 +15,6 @@ def index_add(target, index, values) -> None:
         cupy.add.at(target, index, values)
 
 
-def as_array(value, xp, dtype=None):
-    """``value`` as an array of module ``xp`` (never a numpy scalar)."""
-    return xp.asarray(value, dtype=dtype)
-
-
 def pin_memory(array):
     """A copy of a host array in page-locked memory (faster, asynchronous copies to the GPU)."""
     import cupyx

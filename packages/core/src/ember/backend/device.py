@@ -142,10 +142,6 @@ def xp_of(array):
     return _cupy
 
 
-def is_cupy_array(array) -> bool:
-    return _cupy is not None and _cupy is not False and isinstance(array, _cupy.ndarray)
-
-
 def to_device(array, device: Device):
     """A copy of ``array`` on ``device``, or ``array`` itself when it is already there."""
     if device.type == "cpu":

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from ember.nn import functional as F
-from ember.nn import init
-from ember.nn.modules.linear import _uniform_bias as uniform_bias
+from ember.nn.modules.linear import reset_weight_and_bias
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 from ember.tensor.creation import empty
@@ -60,9 +57,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            uniform_bias(self.bias, init._calculate_fan_in_and_fan_out(self.weight)[0])
+        reset_weight_and_bias(self.weight, self.bias)
 
     def _padded(self, input: Tensor) -> tuple:
         """(input, padding for the conv): non-zero padding modes pad explicitly first."""

@@ -22,9 +22,14 @@ class Identity(Module):
         return input
 
 
-def _uniform_bias(bias: Tensor, fan_in: int) -> None:
-    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-    init.uniform_(bias, -bound, bound)
+def reset_weight_and_bias(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default for Linear and convolutions: W by ``kaiming_uniform_(a=sqrt(5))``
+    (U(-1/sqrt(fan_in), 1/sqrt(fan_in))) and b from U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in = init._calculate_fan_in_and_fan_out(weight)[0]
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
 
 
 class Linear(Module):
@@ -51,9 +56,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            _uniform_bias(self.bias, init._calculate_fan_in_and_fan_out(self.weight)[0])
+        reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight, self.bias)
