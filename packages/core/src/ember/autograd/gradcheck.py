@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.autograd.graph import _as_tuple
 from ember.autograd.graph import grad as autograd_grad
 from ember.tensor.tensor import Tensor
 
 
 class GradcheckError(RuntimeError):
     """Raised when analytical and numerical gradients disagree."""
-
-
-def _as_tuple(value):
-    if isinstance(value, Tensor):
-        return (value,)
-    return tuple(value)
 
 
 def _outputs(fn, inputs):

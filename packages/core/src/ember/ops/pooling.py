@@ -291,10 +291,6 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                                      divisor_override=divisor_override)
 
 
-def _xp(tensor):
-    return xp_of(tensor.data)
-
-
 @op("avg_pool1d")
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
@@ -337,7 +333,7 @@ def adaptive_avg_pool2d(input, output_size):
     h, w = input.shape[-2:]
     if (oh, ow) == (1, 1):
         return input.mean(dim=(-2, -1), keepdim=True)
-    xp, dtype = _xp(input), input.data.dtype
+    xp, dtype = xp_of(input.data), input.data.dtype
     rows = _averaging_matrix(xp, h, oh, dtype)
     cols = _averaging_matrix(xp, w, ow, dtype)
     return rows @ input @ cols.mT
@@ -354,7 +350,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 def _adaptive_max(input, size, return_indices):
-    xp = _xp(input)
+    xp = xp_of(input.data)
     x = input.data
     h, w = x.shape[2:]
     indices = xp.empty(x.shape[:2] + tuple(size), dtype=np.int64)
