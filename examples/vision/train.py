@@ -45,7 +45,7 @@ SMALL_IMAGE_MODELS = {
 }
 #: what a checkpoint's run was started with: --resume takes these from the checkpoint
 RUN_SETTINGS = ("model", "dataset", "epochs", "batch_size", "lr", "momentum", "weight_decay",
-                "seed", "train_limit", "test_limit")
+                "seed", "train_limit", "test_limit", "augment", "model_option")
 
 
 def load_dataset(name: str, root: Path | None, train: bool, limit: int | None):
@@ -83,10 +83,26 @@ def to_dataset(images: np.ndarray, labels: np.ndarray, mean, std, channels: int,
                          ember.from_numpy(labels))
 
 
+def parse_options(pairs: list[str]) -> dict:
+    """``["width=32", "dropout=0.3"]`` -> ``{"width": 32, "dropout": 0.3}``."""
+    options = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--model-option expects KEY=VALUE, got {pair!r}")
+        for kind in (int, float, str):
+            try:
+                options[key] = kind(text)
+                break
+            except ValueError:
+                continue
+    return options
+
+
 def build(args, images: np.ndarray, num_classes: int):
     """The zoo model for the data, and the (channels, size) its inputs must have."""
     channels, size = images.shape[-1], images.shape[1]
-    options = {"num_classes": num_classes}
+    options = {"num_classes": num_classes, **parse_options(args.model_option)}
     if args.model in SMALL_IMAGE_MODELS:
         wanted = {"in_channels": channels, "image_size": size}
         options.update({key: wanted[key] for key in SMALL_IMAGE_MODELS[args.model]})
@@ -123,12 +139,36 @@ def scalar_writer(log_dir: Path):
         return CSVWriter(log_dir)
 
 
-def train_epoch(model, loader, optimizer, scheduler, device, description: str):
-    """One pass over ``loader``; returns (mean loss, accuracy) on the training batches."""
+def augment(images: ember.Tensor, padding: int, fill: np.ndarray) -> ember.Tensor:
+    """Per image, a random crop of the batch zero-padded by ``padding`` (``fill`` per channel:
+    the normalised black) and a horizontal flip with probability 1/2, from Ember's seeded RNG."""
+    x = images.numpy()
+    n, c, h, w = x.shape
+    canvas = np.empty((n, c, h + 2 * padding, w + 2 * padding), dtype=x.dtype)
+    canvas[...] = fill.reshape(1, c, 1, 1)
+    canvas[:, :, padding:padding + h, padding:padding + w] = x
+    top, left = (ember.randint(0, 2 * padding + 1, (2, n)).numpy() if padding
+                 else np.zeros((2, n), dtype=np.int64))
+    rows = top[:, None] + np.arange(h)
+    cols = left[:, None] + np.arange(w)
+    flip = ember.rand(n).numpy() < 0.5
+    cols[flip] = cols[flip, ::-1]
+    crops = canvas[np.arange(n)[:, None, None, None], np.arange(c)[:, None, None],
+                   rows[:, None, :, None], cols[:, None, None, :]]
+    return ember.from_numpy(crops)
+
+
+def train_epoch(model, loader, optimizer, scheduler, device, description: str, augmentation):
+    """One pass over ``loader``; returns (mean loss, accuracy) on the training batches.
+
+    ``augmentation``: None, or (padding, fill) for ``augment``.
+    """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     progress = tqdm(loader, desc=description, unit="batch", leave=False, disable=None)
     for images, labels in progress:
+        if augmentation is not None:
+            images = augment(images, *augmentation)
         images, labels = images.to(device), labels.to(device)
         logits = model(images)
         loss = F.cross_entropy(logits, labels)
@@ -170,6 +210,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.1, help="initial (peak) learning rate")
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--augment", type=int, default=None, metavar="PADDING",
+                        help="train on random crops of the images padded by PADDING pixels, "
+                             "flipped left-right half of the time")
+    parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a keyword argument of the model builder (e.g. width=32; "
+                             "repeatable; ints and floats are converted)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--seed", type=int, default=0)
@@ -198,7 +244,7 @@ def main(argv=None) -> float:
     checkpoint = ember.load(args.resume) if args.resume is not None else None
     if checkpoint is not None:
         for name in RUN_SETTINGS:
-            setattr(args, name, checkpoint["settings"][name])
+            setattr(args, name, checkpoint["settings"].get(name, getattr(args, name)))
     ember.manual_seed(args.seed)
     device = ember.device(args.device)
 
@@ -233,11 +279,14 @@ def main(argv=None) -> float:
 
     writer = scalar_writer(args.log_dir)
     args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    fill = np.repeat(-mean / std, channels // len(mean))  # black, normalised
+    augmentation = None if args.augment is None else (args.augment, fill)
     start = time.perf_counter()
     for epoch in range(start_epoch + 1, args.epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_accuracy = train_epoch(model, train_loader, optimizer, scheduler,
-                                                 device, f"epoch {epoch}/{args.epochs}")
+                                                 device, f"epoch {epoch}/{args.epochs}",
+                                                 augmentation)
         test_loss, accuracy = evaluate(model, test_loader, device)
         for tag, value in (("train/loss", train_loss), ("train/accuracy", train_accuracy),
                            ("test/loss", test_loss), ("test/accuracy", accuracy), ("lr", lr)):

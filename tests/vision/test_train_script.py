@@ -53,7 +53,8 @@ def test_fake_data(train, tmp_path):
 
 def test_grey_28x28_images_are_fitted_to_an_imagenet_model(train):
     images = np.random.randint(0, 256, (4, 28, 28, 1), dtype=np.uint8)
-    model, channels, size = train.build(argparse.Namespace(model="mobilenet_v2"), images, 10)
+    args = argparse.Namespace(model="mobilenet_v2", model_option=[])
+    model, channels, size = train.build(args, images, 10)
     assert (channels, size) == (3, 32)
     inputs, _ = train.to_dataset(images, np.arange(4), np.float32(0.5), np.float32(0.25),
                                  channels, size)[:]
@@ -67,3 +68,36 @@ def test_grey_28x28_images_are_fitted_to_an_imagenet_model(train):
 def test_unknown_model_is_a_usage_error(train):
     with pytest.raises(SystemExit):
         train.parse_args(["--model", "resnet19"])
+
+
+def test_model_options_reach_the_builder(train):
+    assert train.parse_options(["width=8", "dropout=0.5", "name=x"]) == {
+        "width": 8, "dropout": 0.5, "name": "x"}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        train.parse_options(["width"])
+    images = np.zeros((2, 28, 28, 1), dtype=np.uint8)
+    args = argparse.Namespace(model="small_cnn", model_option=["width=8"])
+    model, _, _ = train.build(args, images, 10)
+    assert model.features[0].out_channels == 8
+
+
+def test_augment_crops_the_padded_image_and_flips_it(train):
+    x = np.arange(3 * 2 * 4 * 5, dtype=np.float32).reshape(3, 2, 4, 5)
+    fill = np.array([-1.0, -2.0], dtype=np.float32)
+    ember.manual_seed(0)
+    out = train.augment(ember.from_numpy(x), 1, fill).numpy()
+    assert out.shape == x.shape
+    canvas = np.empty((3, 2, 6, 7), dtype=np.float32)
+    canvas[...] = fill.reshape(1, 2, 1, 1)
+    canvas[:, :, 1:5, 1:6] = x
+    for image, crop in zip(canvas, out):
+        windows = [image[:, top:top + 4, left:left + 5] for top in range(3) for left in range(3)]
+        assert any(np.array_equal(crop, window) or np.array_equal(crop, window[..., ::-1])
+                   for window in windows), "each output is a window of the padded image"
+    ember.manual_seed(0)
+    np.testing.assert_array_equal(train.augment(ember.from_numpy(x), 1, fill).numpy(), out)
+
+    flipped = train.augment(ember.from_numpy(np.repeat(x, 20, axis=0)), 0, fill).numpy()
+    mirrored = [np.array_equal(a, b[..., ::-1]) for a, b in zip(flipped, np.repeat(x, 20, axis=0))]
+    kept = [np.array_equal(a, b) for a, b in zip(flipped, np.repeat(x, 20, axis=0))]
+    assert all(m or k for m, k in zip(mirrored, kept)) and any(mirrored) and any(kept)

@@ -1,6 +1,6 @@
 """The backend: devices, array modules (numpy | cupy) and per-device random generators."""
 
-from ember.backend.arrays import grouped_matmul, index_add, pin_memory
+from ember.backend.arrays import grouped_matmul, index_add, masked, pin_memory
 from ember.backend.device import (
     CPU,
     Device,
@@ -29,6 +29,7 @@ __all__ = [
     "grouped_matmul",
     "index_add",
     "manual_seed_all",
+    "masked",
     "pin_memory",
     "to_device",
     "xp_of",

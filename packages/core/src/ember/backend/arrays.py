@@ -15,6 +15,23 @@ def index_add(target, index, values) -> None:
         cupy.add.at(target, index, values)
 
 
+def masked(condition, values):
+    """``where(condition, values, 0)`` for a float array ``values``.
+
+    On the CPU it is ``values * condition``, several times faster than numpy's ``where``, and
+    the same unless ``values`` holds inf or NaN (``0 * inf`` is NaN): a non-finite sum of the
+    product detects that, and then ``where`` runs after all.
+    """
+    if type(values) is np.ndarray:
+        product = values * condition
+        if np.isfinite(product.sum()):
+            return product
+        return np.where(condition, values, 0)
+    import cupy
+
+    return cupy.where(condition, values, 0)
+
+
 def pin_memory(array):
     """A copy of a host array in page-locked memory (faster, asynchronous copies to the GPU)."""
     import cupyx
@@ -24,8 +41,8 @@ def pin_memory(array):
     return pinned
 
 
-def grouped_matmul(a, b):
-    """``a[g] @ b[g]`` for every group g: (G, M, K) @ (G, K, N) -> (G, M, N).
+def grouped_matmul(a, b, out=None):
+    """``a[g] @ b[g]`` for every group g: (G, M, K) @ (G, K, N) -> (G, M, N), into ``out``.
 
     numpy's stacked matmul skips BLAS for transposed operands (several times slower), so on the
     CPU each group is one 2-D product, which BLAS takes with its transpose flags; cupy's batched
@@ -34,7 +51,9 @@ def grouped_matmul(a, b):
     if type(a) is not np.ndarray:
         import cupy
 
-        return cupy.matmul(a, b)
-    if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return np.stack([a[g] @ b[g] for g in range(a.shape[0])])
+        return cupy.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a, b))
+    for group in range(a.shape[0]):
+        np.matmul(a[group], b[group], out=out[group])
+    return out

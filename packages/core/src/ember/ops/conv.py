@@ -1,13 +1,23 @@
-"""2-D convolution by im2col + one matrix product, and its two adjoints.
+"""2-D convolution by im2col + matrix products, and its two adjoints.
 
 Three primitives close under differentiation (so double backward works):
 ``conv2d(x, w)``, ``conv2d_input_grad(g, w)`` (the adjoint in x: transposed convolution) and
 ``conv2d_weight_grad(x, g)`` (the adjoint in w). Each is linear in both arguments and each
 one's gradients are the other two. Groups are a batch dimension of the matrix product.
 1-D convolutions and ConvTranspose2d are expressed through the same primitives.
+
+On the CPU the batch is processed a few images at a time, so that one chunk's columns stay in
+cache between being written and being multiplied (memory bandwidth, not arithmetic, bounds a
+whole-batch im2col). Stride-1 convolutions use "row-flat" columns: the padded input is one flat
+row per channel, and a kernel tap's view of a whole image is one contiguous run of that row,
+read including the ``kw - 1`` padding columns at the end of each output row, whose results are
+discarded. Their input gradient is a stride-1 convolution too (of the output gradient with the
+flipped kernel), which replaces the scatter-add of col2im by the same fast copies.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import grouped_matmul
@@ -15,24 +25,163 @@ from ember.ops._windows import output_size, padded, pair, tap
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
 
+_CHUNK_ELEMENTS = 1 << 18  # column elements per chunk of images on the CPU: 1 MB of float32
 
-def _im2col(xp, x, kernel, stride, padding, dilation, out_hw):
-    """Columns (C, kh, kw, N, Ho, Wo): every kernel tap's view of the padded input."""
-    n, c, h, w = x.shape
-    kh, kw = kernel
-    if kernel == (1, 1) and stride == (1, 1) and padding == (0, 0):
-        return x.transpose(1, 0, 2, 3)[:, None, None]  # a 1x1 convolution reads x as it is
-    channels_first = padded(xp, x, padding, (0, 0), 0).transpose(1, 0, 2, 3)
-    cols = xp.empty((c, kh, kw, n) + tuple(out_hw), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            rows, columns = tap(i, j, stride, dilation, out_hw)
-            cols[:, i, j] = channels_first[:, :, rows, columns]
-    return cols
+
+class _Plan:
+    """One convolution's sizes, and how its columns are laid out and chunked over the batch."""
+
+    __slots__ = ("n", "c", "o", "kernel", "stride", "padding", "dilation", "groups", "hp", "wp",
+                 "ho", "wo", "flat", "width", "tail", "chunk")
+
+    def __init__(self, xp, x_shape, w_shape, geometry) -> None:
+        self.stride, self.padding, self.dilation, self.groups = geometry
+        self.n, self.c, h, w = x_shape
+        self.o, _, kh, kw = w_shape
+        self.kernel = (kh, kw)
+        (ph, pw), (dh, dw) = self.padding, self.dilation
+        self.hp, self.wp = h + 2 * ph, w + 2 * pw
+        self.ho = output_size(h, kh, self.stride[0], ph, dh)
+        self.wo = output_size(w, kw, self.stride[1], pw, dw)
+        # row-flat when stride 1 and at most a fifth of its columns are discarded
+        self.flat = self.stride == (1, 1) and 4 * (self.wp - self.wo) <= self.wo
+        # a row-flat output row spans the padded width; the last taps read past an image's end
+        self.width = self.wp if self.flat else self.wo
+        self.tail = (kh - 1) * dh * self.wp + (kw - 1) * dw if self.flat else 0
+        per_image = self.c * kh * kw * self.ho * self.width
+        self.chunk = self.n if xp is not np else max(1, _CHUNK_ELEMENTS // max(per_image, 1))
+
+    def chunks(self):
+        """(first, end) image indices of each chunk."""
+        return [(first, min(self.n, first + self.chunk)) for first in range(0, self.n, self.chunk)]
+
+    def source(self, xp, x):
+        """x (N, C, H, W) padded, channels first: (C, N*Hp*Wp + tail) flat or (C, N, Hp, Wp)."""
+        (ph, pw), (_, _, h, w) = self.padding, x.shape
+        channels_first = x.transpose(1, 0, 2, 3)
+        if not self.flat:
+            return padded(xp, channels_first, self.padding, (0, 0), 0)
+        if self.tail == 0 and self.padding == (0, 0):  # 1x1: the input as it is (a view if it can)
+            return xp.ascontiguousarray(channels_first).reshape(self.c, -1)
+        size = self.n * self.hp * self.wp
+        out = xp.zeros((self.c, size + self.tail), dtype=x.dtype)
+        out[:, :size].reshape(self.c, self.n, self.hp, self.wp)[:, :, ph:ph + h, pw:pw + w] = \
+            channels_first
+        return out
+
+    def scratch(self, xp, rows: int, dtype, fill=None):
+        """A buffer for one chunk's (rows, images * Ho * width) matrix, reused chunk after chunk
+        (a fresh large array per chunk costs its page faults every time)."""
+        size = rows * self.chunk * self.ho * self.width
+        return xp.empty(size, dtype=dtype) if fill is None else xp.full(size, fill, dtype=dtype)
+
+    def columns(self, xp, source, first, end, scratch):
+        """The im2col matrix of images [first, end): (C*kh*kw, images * Ho * width)."""
+        (kh, kw), (dh, dw), images = self.kernel, self.dilation, end - first
+        if self.flat:
+            image, run = self.hp * self.wp, self.ho * self.wp
+            if self.kernel == (1, 1):
+                return source[:, first * image:end * image]
+            cols = scratch[:self.c * kh * kw * images * run].reshape(self.c, kh, kw, images, run)
+            for i in range(kh):
+                for j in range(kw):
+                    start = first * image + i * dh * self.wp + j * dw
+                    window = source[:, start:start + images * image]
+                    cols[:, i, j] = window.reshape(self.c, images, image)[:, :, :run]
+        else:
+            shape = (self.c, kh, kw, images, self.ho, self.wo)
+            cols = scratch[:int(np.prod(shape))].reshape(shape)
+            for i in range(kh):
+                for j in range(kw):
+                    rows, columns = tap(i, j, self.stride, self.dilation, (self.ho, self.wo))
+                    cols[:, i, j] = source[:, first:end, rows, columns]
+        return cols.reshape(self.c * kh * kw, -1)
+
+    def grad_columns(self, xp, grad_channels_first, first, end, scratch):
+        """Output gradient of images [first, end) laid out as the columns: (O, images*Ho*width).
+
+        Row-flat columns need zeros under their discarded positions: ``scratch`` comes zeroed
+        and only the kept positions are written, except for a last, shorter chunk.
+        """
+        chunk, images = grad_channels_first[:, first:end], end - first
+        size = self.o * images * self.ho * self.width
+        if self.width != self.wo and images != self.chunk:
+            scratch = xp.zeros(size, dtype=chunk.dtype)
+        out = scratch[:size].reshape(self.o, images, self.ho, self.width)
+        out[..., :self.wo] = chunk
+        return out.reshape(self.o, -1)
+
+    def grouped(self, matrix):
+        """(G * rows, cols) -> (G, rows, cols): the groups as a batch of matrices."""
+        return matrix.reshape(self.groups, -1, matrix.shape[-1])
+
+
+def _conv_forward(xp, x, weight, geometry):
+    """y (N, O, Ho, Wo) = W (G, O/G, Cg*kh*kw) @ columns (G, Cg*kh*kw, ...), chunk by chunk.
+
+    y is laid out (O, N, Ho, Wo) in memory: the next convolution reads it channels first
+    without a copy, and numpy's elementwise ops in between keep that layout.
+    """
+    plan = _Plan(xp, x.shape, weight.shape, geometry)
+    source = plan.source(xp, x)
+    w = weight.reshape(plan.groups, plan.o // plan.groups, -1)
+    cols_scratch = plan.scratch(xp, w.shape[2] * plan.groups, x.dtype)
+    product_scratch = plan.scratch(xp, plan.o, x.dtype)
+    out = xp.empty((plan.o, plan.n, plan.ho, plan.wo), dtype=x.dtype)
+    for first, end in plan.chunks():
+        cols = plan.grouped(plan.columns(xp, source, first, end, cols_scratch))
+        product = product_scratch[:plan.o * cols.shape[2]].reshape(w.shape[:2] + cols.shape[2:])
+        grouped_matmul(w, cols, product)
+        out[:, first:end] = product.reshape(plan.o, end - first, plan.ho, plan.width)[..., :plan.wo]
+    return out.transpose(1, 0, 2, 3)
+
+
+def _weight_grad(xp, x, grad, w_shape, geometry):
+    """dL/dw of the convolution: the sum over chunks of grad @ columns^T.
+
+    The columns are rebuilt rather than kept from the forward: rebuilding a chunk in cache is
+    cheaper than writing the whole batch's columns out to memory and reading them back.
+    """
+    plan = _Plan(xp, x.shape, w_shape, geometry)
+    source = plan.source(xp, x)
+    grad_channels_first = grad.transpose(1, 0, 2, 3)
+    rows = int(np.prod(w_shape[1:]))
+    total = xp.zeros((plan.groups, plan.o // plan.groups, rows), grad.dtype)
+    part = xp.empty_like(total)
+    cols_scratch = plan.scratch(xp, rows * plan.groups, x.dtype)
+    grad_scratch = plan.scratch(xp, plan.o, grad.dtype, fill=0)
+    for first, end in plan.chunks():
+        cols = plan.grouped(plan.columns(xp, source, first, end, cols_scratch))
+        g = plan.grouped(plan.grad_columns(xp, grad_channels_first, first, end, grad_scratch))
+        total += grouped_matmul(g, cols.transpose(0, 2, 1), part)
+    return total.reshape(w_shape)
+
+
+def _flipped(weight, groups: int):
+    """The kernel of the adjoint stride-1 convolution: in/out channels swapped, taps reversed."""
+    o, cg, kh, kw = weight.shape
+    swapped = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)
+    return swapped.reshape(groups * cg, o // groups, kh, kw)[:, :, ::-1, ::-1]
+
+
+def _input_grad(xp, grad, weight, x_shape, geometry):
+    """dL/dx of the convolution (a transposed convolution of grad with the weight)."""
+    stride, padding, dilation, groups = geometry
+    o, cg, kh, kw = weight.shape
+    full = (dilation[0] * (kh - 1) - padding[0], dilation[1] * (kw - 1) - padding[1])
+    # The flipped convolution is the faster adjoint unless it has far fewer output channels
+    # (rows of its matrix product) than inputs: then W^T @ grad and col2im is.
+    if stride == (1, 1) and min(full) >= 0 and ((kh, kw) == (1, 1) or o <= 2 * cg * groups):
+        return _conv_forward(xp, grad, _flipped(weight, groups), ((1, 1), full, dilation, groups))
+    n, _, ho, wo = grad.shape
+    g = grad.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
+    w = weight.reshape(groups, o // groups, cg * kh * kw)
+    cols = grouped_matmul(w.transpose(0, 2, 1), g).reshape(groups * cg, kh, kw, n, ho, wo)
+    return _col2im(xp, cols, x_shape, (kh, kw), stride, padding, dilation)
 
 
 def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation):
-    """The adjoint of ``_im2col``: sums every tap's columns back into an input-shaped array."""
+    """Sums every tap's columns (C, kh, kw, N, Ho, Wo) back into an input-shaped array."""
     n, c, h, w = x_shape
     (kh, kw), (ph, pw) = kernel, padding
     out_hw = cols.shape[4:]
@@ -44,63 +193,18 @@ def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation):
     return total[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 
 
-def _conv_forward(xp, x, weight, geometry):
-    """y (N, O, Ho, Wo) = W (G, O/G, Cg*kh*kw) @ cols (G, Cg*kh*kw, N*Ho*Wo); returns (y, cols).
-
-    y is laid out (O, N, Ho, Wo) in memory: the next convolution's im2col reads it channels
-    first without a copy, and numpy's elementwise ops in between keep that layout.
-    """
-    stride, padding, dilation, groups = geometry
-    n, c, h, w = x.shape
-    out_channels, _, kh, kw = weight.shape
-    ho = output_size(h, kh, stride[0], padding[0], dilation[0])
-    wo = output_size(w, kw, stride[1], padding[1], dilation[1])
-    cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, (ho, wo))
-    cols = cols.reshape(groups, -1, n * ho * wo)
-    out = grouped_matmul(weight.reshape(groups, out_channels // groups, -1), cols)
-    return out.reshape(out_channels, n, ho, wo).transpose(1, 0, 2, 3), cols
-
-
-_KEPT_COLUMNS = 1 << 25  # elements of im2col columns a conv keeps for backward (128 MB float32)
-
-
-def _input_grad(xp, grad, weight, x_shape, geometry):
-    """dL/dx of the convolution: W^T @ grad, folded back by col2im."""
-    stride, padding, dilation, groups = geometry
-    n, o, ho, wo = grad.shape
-    _, cg, kh, kw = weight.shape
-    g = grad.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
-    w = weight.reshape(groups, o // groups, cg * kh * kw)
-    cols = grouped_matmul(w.transpose(0, 2, 1), g).reshape(groups * cg, kh, kw, n, ho, wo)
-    return _col2im(xp, cols, x_shape, (kh, kw), stride, padding, dilation)
-
-
-def _weight_grad(xp, x, grad, w_shape, geometry, cols=None):
-    """dL/dw of the convolution: grad @ cols^T (``cols`` from the forward, or rebuilt)."""
-    stride, padding, dilation, groups = geometry
-    n, o, ho, wo = grad.shape
-    _, cg, kh, kw = w_shape
-    if cols is None:
-        cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, (ho, wo))
-    cols = cols.reshape(groups, cg * kh * kw, n * ho * wo)
-    g = grad.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
-    return grouped_matmul(g, cols.transpose(0, 2, 1)).reshape(w_shape)
-
-
 @primitive("conv2d")
 class Conv2d(Function):
     """Cross-correlation of x (N, C, H, W) with w (O, C/groups, kh, kw)."""
 
     @staticmethod
     def forward(ctx, x, weight, geometry):
-        out, cols = _conv_forward(ctx.xp, x, weight, geometry)
-        # Keeping the columns saves rebuilding them for the weight gradient, unless too large.
-        ctx.save_for_backward(x, weight, cols if cols.size <= _KEPT_COLUMNS else None)
-        return out
+        ctx.save_for_backward(x, weight)
+        return _conv_forward(ctx.xp, x, weight, geometry)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight, _ = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         geometry = ctx.attrs["geometry"]
         needs = ctx.needs_input_grad
         grad_x = ConvInputGrad.apply(grad, weight, x_shape=x.shape, geometry=geometry) \
@@ -111,12 +215,12 @@ class Conv2d(Function):
 
     @staticmethod
     def backward_arrays(ctx, grad):
-        x, weight, cols = ctx.saved_arrays
+        x, weight = ctx.saved_arrays
         geometry = ctx.attrs["geometry"]
         needs = ctx.needs_input_grad
         xp = ctx.xp
         grad_x = _input_grad(xp, grad, weight, x.shape, geometry) if needs[0] else None
-        grad_w = _weight_grad(xp, x, grad, weight.shape, geometry, cols) if needs[1] else None
+        grad_w = _weight_grad(xp, x, grad, weight.shape, geometry) if needs[1] else None
         return grad_x, grad_w
 
 

@@ -1,8 +1,9 @@
 """Pooling over (N, C, H, W): max, average and adaptive forms (1-D through the 2-D code).
 
-Max pooling records, for every output, the flat index (h * W + w) of its input maximum; its
-gradient scatters through those indices (``pool_scatter``), whose own gradient gathers
-(``pool_gather``). Average pooling is linear: its adjoint spreads each gradient over its window.
+Max pooling records, for every output, which tap of its window holds the maximum (int8); its
+gradient writes each value there, one tap at a time when windows do not overlap, or scatters
+through flat input indices (h * W + w, also what ``return_indices`` gives) with
+``pool_scatter``, whose own gradient gathers (``pool_gather``). Average pooling is linear: its adjoint spreads each gradient over its window.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import index_add, xp_of
+from ember.backend import index_add, masked, xp_of
 from ember.ops._windows import output_size, padded, pair, tap
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
@@ -105,53 +106,101 @@ class PoolScatter(Function):
 
 @primitive("max_pool2d")
 class MaxPool2d(Function):
-    """Returns (values, flat input indices); the indices are not differentiable."""
+    """Returns (values, taps): ``taps`` is the window position (i * kw + j) of each maximum, not
+    differentiable; ``flat_indices`` turns it into PyTorch's flat input positions."""
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, out_hw):
         xp = ctx.xp
-        h, w = x.shape[2:]
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         source = padded(xp, x, padding, _needed(kernel, stride, dilation, out_hw), fill)
-        windows = []
+        # every tap's window copied out once: the reductions below then read contiguous memory
+        windows = _empty_like_layout(xp, x, (kernel[0] * kernel[1],), out_hw)
         for i in range(kernel[0]):
             for j in range(kernel[1]):
                 rows, cols = tap(i, j, stride, dilation, out_hw)
-                windows.append(source[:, :, rows, cols])
-        best = windows[0].copy() if len(windows) == 1 else windows[0]
-        for window in windows[1:]:
-            best = xp.maximum(best, window)  # propagates NaN, as PyTorch's max pooling does
-        best_tap = _first_match(xp, windows, best)
-        rows = (xp.arange(out_hw[0]) * stride[0] - padding[0]).reshape(-1, 1)
-        cols = (xp.arange(out_hw[1]) * stride[1] - padding[1]).reshape(1, -1)
-        tap_row, tap_col = best_tap // kernel[1], best_tap % kernel[1]
-        indices = (rows + tap_row * dilation[0]) * w + cols + tap_col * dilation[1]
-        ctx.save_for_backward(indices)
-        ctx.input_hw = (h, w)
-        ctx.mark_non_differentiable(indices)
-        return best, indices
+                windows[i * kernel[1] + j] = source[:, :, rows, cols]
+        best = windows.max(axis=0)  # propagates NaN, as PyTorch's max pooling does
+        taps = _first_match(xp, windows, best)
+        ctx.save_for_backward(taps)
+        ctx.input_hw = x.shape[2:]
+        ctx.mark_non_differentiable(taps)
+        return best, taps
 
     @staticmethod
-    def backward(ctx, grad, _grad_indices):
-        (indices,) = ctx.saved_tensors
+    def backward(ctx, grad, _grad_taps):
+        (taps,) = ctx.saved_arrays
         attrs = ctx.attrs
+        indices = Tensor(flat_indices(ctx.xp, taps, ctx.input_hw[1], attrs["kernel"],
+                                      attrs["stride"], attrs["padding"], attrs["dilation"]))
         return PoolScatter.apply(grad, indices, input_hw=ctx.input_hw,
                                  unique=_non_overlapping(attrs["kernel"], attrs["stride"],
                                                          attrs["dilation"]))
 
+    @staticmethod
+    def backward_arrays(ctx, grad, _grad_taps):
+        (taps,) = ctx.saved_arrays
+        attrs = ctx.attrs
+        kernel, stride, padding, dilation = (attrs["kernel"], attrs["stride"], attrs["padding"],
+                                             attrs["dilation"])
+        if not _non_overlapping(kernel, stride, dilation):
+            indices = flat_indices(ctx.xp, taps, ctx.input_hw[1], kernel, stride, padding,
+                                   dilation)
+            return _flat_scatter(ctx.xp, grad, indices, ctx.input_hw, unique=False)
+        return _tap_scatter(ctx.xp, grad, taps, ctx.input_hw, kernel, stride, padding, dilation)
+
+
+def _empty_like_layout(xp, x, lead: tuple, hw: tuple):
+    """An empty (*lead, N, C, *hw) array laid out channels first in memory when ``x`` is."""
+    n, c = x.shape[:2]
+    if x.transpose(1, 0, 2, 3).flags.c_contiguous:
+        order = tuple(range(len(lead))) + (len(lead) + 1, len(lead))
+        return xp.empty(lead + (c, n) + hw, dtype=x.dtype).transpose(order + (-2, -1))
+    return xp.empty(lead + (n, c) + hw, dtype=x.dtype)
+
+
+def _tap_scatter(xp, grad, taps, input_hw, kernel, stride, padding, dilation):
+    """Each gradient written at its window's maximum, one tap at a time (windows that do not
+    overlap write disjoint positions); the result has ``grad``'s memory layout."""
+    (h, w), (ph, pw), out_hw = input_hw, padding, grad.shape[2:]
+    need = _needed(kernel, stride, dilation, out_hw)
+    out = _empty_like_layout(xp, grad, (), (max(need[0], h + 2 * ph), max(need[1], w + 2 * pw)))
+    out[...] = 0
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            rows, cols = tap(i, j, stride, dilation, out_hw)
+            out[:, :, rows, cols] = masked(taps == i * kernel[1] + j, grad)
+    return out[:, :, ph:ph + h, pw:pw + w]
+
+
+def flat_indices(xp, taps, width: int, kernel, stride, padding, dilation):
+    """The flat input position (h * W + w) of each maximum, from its window position."""
+    out_hw = taps.shape[2:]
+    rows = (xp.arange(out_hw[0]) * stride[0] - padding[0]).reshape(-1, 1)
+    cols = (xp.arange(out_hw[1]) * stride[1] - padding[1]).reshape(1, -1)
+    taps = taps.astype(np.int64)
+    tap_row, tap_col = taps // kernel[1], taps % kernel[1]
+    return (rows + tap_row * dilation[0]) * width + cols + tap_col * dilation[1]
+
 
 def _first_match(xp, windows, best):
-    """For every output, the first window (tap) holding its maximum; NaN counts as a match."""
-    index_dtype = np.int8 if len(windows) <= 127 else np.int64
-    first = xp.full(best.shape, len(windows) - 1, dtype=index_dtype)
-    for k in range(len(windows) - 2, -1, -1):
-        xp.copyto(first, k, where=windows[k] == best, casting="unsafe")
-    if best.dtype.kind == "f":
-        nan = xp.isnan(best)
-        if nan.any():
-            for k in range(len(windows) - 2, -1, -1):
-                xp.copyto(first, k, where=nan & xp.isnan(windows[k]), casting="unsafe")
-    return first.astype(np.int64)
+    """For every output, the first window (tap) holding its maximum; NaN counts as a match.
+
+    Counted as the number of leading windows that miss: boolean and integer passes only
+    (numpy's masked copies and ``where`` are several times slower).
+    """
+    nan = xp.isnan(best) if best.dtype.kind == "f" else None
+    if nan is not None and not nan.any():
+        nan = None
+    first = xp.zeros(best.shape, dtype=np.int8 if len(windows) <= 127 else np.int64)
+    missing = None
+    for k in range(len(windows) - 1):
+        hit = windows[k] == best
+        if nan is not None:
+            hit |= nan & xp.isnan(windows[k])
+        missing = ~hit if missing is None else missing & ~hit
+        first += missing
+    return first
 
 
 def _non_overlapping(kernel, stride, dilation) -> bool:
@@ -184,9 +233,13 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def _max_pool(input, kernel, stride, padding, dilation, out_hw, return_indices):
-    values, indices = MaxPool2d.apply(input, kernel=kernel, stride=stride, padding=padding,
-                                      dilation=dilation, out_hw=out_hw)
-    return (values, indices) if return_indices else values
+    values, taps = MaxPool2d.apply(input, kernel=kernel, stride=stride, padding=padding,
+                                   dilation=dilation, out_hw=out_hw)
+    if not return_indices:
+        return values
+    indices = flat_indices(xp_of(taps.data), taps.data, input.shape[-1], kernel, stride, padding,
+                           dilation)
+    return values, Tensor(indices)
 
 
 @op("max_pool1d")
