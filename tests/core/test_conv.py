@@ -143,3 +143,72 @@ def test_conv_errors_name_shapes():
         ember.conv2d(ember.zeros(5, 5), ember.zeros(2, 3, 3, 3))
     with pytest.raises(RuntimeError, match="same dtype"):
         ember.conv2d(x, ember.zeros(2, 3, 3, 3, dtype=ember.float64))
+
+
+# Geometries that take each column layout: row-flat (stride 1, few discarded columns), tap by
+# tap (stride 1 with many discarded columns, or strided), 1x1, grouped, dilated.
+LAYOUT_CASES = [
+    dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
+         groups=1),
+    dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(2, 2), dilation=(2, 2),
+         groups=2),
+    dict(shape=(3, 2, 7, 5), kernel=(3, 3), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+         groups=1),
+    dict(shape=(3, 4, 6, 6), kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+         groups=1),
+    dict(shape=(3, 4, 9, 8), kernel=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 1),
+         groups=1),
+    dict(shape=(3, 2, 6, 6), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
+         groups=1, out_channels=8),  # many outputs per input: the col2im adjoint
+]
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 600, 1 << 30], ids=["1-image", "2-3", "whole"])
+@pytest.mark.parametrize("case", LAYOUT_CASES, ids=str)
+def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elements,
+                                                              monkeypatch):
+    """Forward and both gradients whatever the chunking, for NCHW and channels-first inputs."""
+    from ember.ops import conv
+
+    monkeypatch.setattr(conv, "_CHUNK_ELEMENTS", chunk_elements)
+    case = dict(case)
+    shape, kernel, out_channels = case.pop("shape"), case.pop("kernel"), case.pop(
+        "out_channels", 4)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((out_channels, shape[1] // case["groups"]) + kernel)
+    expected = ref_conv2d(x, w, **case)
+    g = rng.standard_normal(expected.shape)
+    grad_x, grad_w = _loop_gradients(x, w, g, case)
+    for channels_first in (False, True):
+        data = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3) \
+            if channels_first else x
+        xt = ember.tensor(data, requires_grad=True)
+        wt = ember.tensor(w, requires_grad=True)
+        out = ember.conv2d(xt, wt, **case)
+        np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-10)
+        (out * ember.tensor(g)).sum().backward()
+        np.testing.assert_allclose(xt.grad.numpy(), grad_x, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(wt.grad.numpy(), grad_w, rtol=1e-10, atol=1e-10)
+    # the weight gradient alone (an input that needs no gradient) takes its own path
+    wt = ember.tensor(w, requires_grad=True)
+    (ember.conv2d(ember.tensor(x), wt, **case) * ember.tensor(g)).sum().backward()
+    np.testing.assert_allclose(wt.grad.numpy(), grad_w, rtol=1e-10, atol=1e-10)
+
+
+def _loop_gradients(x, w, g, config):
+    """dL/dx and dL/dw of L = sum(conv(x, w) * g), accumulated patch by patch."""
+    stride, padding, dilation, groups = (config["stride"], config["padding"],
+                                         config["dilation"], config["groups"])
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    grad_xp, grad_w = np.zeros_like(xp), np.zeros_like(w)
+    per_group = o // groups
+    for b_, oc, i, j in itertools.product(*(range(n) for n in (g.shape[0], o) + g.shape[2:])):
+        c0 = (oc // per_group) * cg
+        rows = slice(i * stride[0], i * stride[0] + dilation[0] * (kh - 1) + 1, dilation[0])
+        cols = slice(j * stride[1], j * stride[1] + dilation[1] * (kw - 1) + 1, dilation[1])
+        grad_w[oc] += g[b_, oc, i, j] * xp[b_, c0:c0 + cg, rows, cols]
+        grad_xp[b_, c0:c0 + cg, rows, cols] += g[b_, oc, i, j] * w[oc]
+    h, wd = x.shape[2:]
+    return grad_xp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + wd], grad_w

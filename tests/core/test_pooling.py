@@ -145,3 +145,30 @@ def test_pool1d_and_errors(device):
         ember.max_pool2d(ember.zeros(1, 1, 4, 4), 2, padding=2)
     with pytest.raises(RuntimeError, match="expected 3-D"):
         ember.max_pool2d(ember.zeros(4, 4), 2)
+
+
+@pytest.mark.parametrize("channels_first", [False, True])
+def test_max_pool_ties_and_nan_route_the_gradient_to_the_first_maximum(channels_first):
+    # windows (2x2, stride 2): all-zero ties (as after a ReLU), a tie at 3, a NaN, plain
+    x = np.array([[0.0, 0.0, 3.0, 1.0],
+                  [0.0, 0.0, 2.0, 3.0],
+                  [1.0, np.nan, 4.0, 5.0],
+                  [np.nan, 0.0, 6.0, 2.0]]).reshape(1, 1, 4, 4).repeat(2, axis=1)
+    if channels_first:
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    t = ember.tensor(x, requires_grad=True)
+    values, indices = ember.max_pool2d(t, 2, return_indices=True)
+    np.testing.assert_array_equal(values.detach().numpy()[0, 0], [[0.0, 3.0], [np.nan, 6.0]])
+    np.testing.assert_array_equal(indices.numpy()[0, 0], [[0, 2], [9, 14]])
+    values.backward(ember.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
+                                 .repeat(2, axis=1)))
+    expected = np.zeros((4, 4))
+    expected[0, 0], expected[0, 2], expected[2, 1], expected[3, 2] = 1, 2, 3, 4
+    np.testing.assert_array_equal(t.grad.numpy()[0, 0], expected)
+    np.testing.assert_array_equal(t.grad.numpy()[0, 1], expected)
+
+
+def test_max_pool_gradient_keeps_infinite_and_nan_gradients_where_they_belong():
+    x = ember.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], requires_grad=True)
+    ember.max_pool2d(x, 2).backward(ember.tensor([[[[np.inf]]]]))
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0.0, 0.0], [0.0, np.inf]])

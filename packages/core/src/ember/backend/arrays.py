@@ -18,14 +18,13 @@ def index_add(target, index, values) -> None:
 def masked(condition, values):
     """``where(condition, values, 0)`` for a float array ``values``.
 
-    On the CPU it is ``values * condition``, several times faster than numpy's ``where``, and
-    the same unless ``values`` holds inf or NaN (``0 * inf`` is NaN): a non-finite sum of the
-    product detects that, and then ``where`` runs after all.
+    On the CPU it is ``values * condition``, several times faster than numpy's ``where`` and
+    the same unless ``values`` holds inf or NaN (``0 * inf`` is NaN): a finite sum of ``values``
+    rules that out; otherwise ``where`` runs.
     """
     if type(values) is np.ndarray:
-        product = values * condition
-        if np.isfinite(product.sum()):
-            return product
+        if np.isfinite(values.sum()):
+            return values * condition
         return np.where(condition, values, 0)
     import cupy
 

@@ -49,7 +49,8 @@ class _Plan:
         self.width = self.wp if self.flat else self.wo
         self.tail = (kh - 1) * dh * self.wp + (kw - 1) * dw if self.flat else 0
         per_image = self.c * kh * kw * self.ho * self.width
-        self.chunk = self.n if xp is not np else max(1, _CHUNK_ELEMENTS // max(per_image, 1))
+        fits = self.n if xp is not np else _CHUNK_ELEMENTS // max(per_image, 1)
+        self.chunk = max(1, min(self.n, fits))
 
     def chunks(self):
         """(first, end) image indices of each chunk."""
@@ -116,11 +117,12 @@ class _Plan:
         return matrix.reshape(self.groups, -1, matrix.shape[-1])
 
 
-def _conv_forward(xp, x, weight, geometry):
+def _conv_forward(xp, x, weight, geometry, each_chunk=None):
     """y (N, O, Ho, Wo) = W (G, O/G, Cg*kh*kw) @ columns (G, Cg*kh*kw, ...), chunk by chunk.
 
     y is laid out (O, N, Ho, Wo) in memory: the next convolution reads it channels first
     without a copy, and numpy's elementwise ops in between keep that layout.
+    ``each_chunk(first, end, columns)``, when given, also sees every chunk's columns.
     """
     plan = _Plan(xp, x.shape, weight.shape, geometry)
     source = plan.source(xp, x)
@@ -133,6 +135,8 @@ def _conv_forward(xp, x, weight, geometry):
         product = product_scratch[:plan.o * cols.shape[2]].reshape(w.shape[:2] + cols.shape[2:])
         grouped_matmul(w, cols, product)
         out[:, first:end] = product.reshape(plan.o, end - first, plan.ho, plan.width)[..., :plan.wo]
+        if each_chunk is not None:
+            each_chunk(first, end, cols)
     return out.transpose(1, 0, 2, 3)
 
 
@@ -158,26 +162,67 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
 
 
 def _flipped(weight, groups: int):
-    """The kernel of the adjoint stride-1 convolution: in/out channels swapped, taps reversed."""
+    """The kernel of the adjoint stride-1 convolution: in/out channels swapped, taps reversed.
+
+    Its own inverse: ``_flipped(_flipped(w, g), g)`` is ``w``.
+    """
     o, cg, kh, kw = weight.shape
     swapped = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)
     return swapped.reshape(groups * cg, o // groups, kh, kw)[:, :, ::-1, ::-1]
 
 
-def _input_grad(xp, grad, weight, x_shape, geometry):
-    """dL/dx of the convolution (a transposed convolution of grad with the weight)."""
+def _adjoint_geometry(w_shape, geometry):
+    """The geometry of the stride-1 convolution of the output gradient with ``_flipped(w)``
+    that gives the input gradient, or None where col2im is the better (or only) adjoint."""
     stride, padding, dilation, groups = geometry
-    o, cg, kh, kw = weight.shape
+    o, cg, kh, kw = w_shape
     full = (dilation[0] * (kh - 1) - padding[0], dilation[1] * (kw - 1) - padding[1])
     # The flipped convolution is the faster adjoint unless it has far fewer output channels
     # (rows of its matrix product) than inputs: then W^T @ grad and col2im is.
     if stride == (1, 1) and min(full) >= 0 and ((kh, kw) == (1, 1) or o <= 2 * cg * groups):
-        return _conv_forward(xp, grad, _flipped(weight, groups), ((1, 1), full, dilation, groups))
+        return ((1, 1), full, dilation, groups)
+    return None
+
+
+def _input_grad(xp, grad, weight, x_shape, geometry):
+    """dL/dx of the convolution (a transposed convolution of grad with the weight)."""
+    adjoint = _adjoint_geometry(weight.shape, geometry)
+    if adjoint is not None:
+        return _conv_forward(xp, grad, _flipped(weight, geometry[3]), adjoint)
+    stride, padding, dilation, groups = geometry
+    o, cg, kh, kw = weight.shape
     n, _, ho, wo = grad.shape
     g = grad.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
     w = weight.reshape(groups, o // groups, cg * kh * kw)
     cols = grouped_matmul(w.transpose(0, 2, 1), g).reshape(groups * cg, kh, kw, n, ho, wo)
     return _col2im(xp, cols, x_shape, (kh, kw), stride, padding, dilation)
+
+
+def _both_grads(xp, x, weight, grad, adjoint, need_weight: bool):
+    """(dL/dx, dL/dw) from one pass over the columns of the output gradient.
+
+    dL/dx is the flipped convolution of ``grad`` (``adjoint`` geometry); the same columns give
+    the flipped kernel's gradient, x @ columns^T, which ``_flipped`` turns back into dL/dw.
+    Each chunk's columns are built once and used twice while in cache.
+    """
+    groups = adjoint[3]
+    flipped = _flipped(weight, groups)
+    if not need_weight:
+        return _conv_forward(xp, grad, flipped, adjoint), None
+    plan = _Plan(xp, grad.shape, flipped.shape, adjoint)  # the one _conv_forward makes
+    x_channels_first = x.transpose(1, 0, 2, 3)
+    x_scratch = plan.scratch(xp, plan.o, x.dtype, fill=0)
+    rows = int(np.prod(flipped.shape[1:]))
+    grad_flipped = xp.zeros((groups, plan.o // groups, rows), dtype=grad.dtype)
+    part = xp.empty_like(grad_flipped)
+
+    def accumulate(first, end, cols):
+        xs = plan.grouped(plan.grad_columns(xp, x_channels_first, first, end, x_scratch))
+        xp.add(grad_flipped, grouped_matmul(xs, cols.transpose(0, 2, 1), part), out=grad_flipped)
+
+    grad_x = _conv_forward(xp, grad, flipped, adjoint, accumulate)
+    grad_w = _flipped(grad_flipped.reshape(flipped.shape), groups)
+    return grad_x, xp.ascontiguousarray(grad_w)
 
 
 def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation):
@@ -219,6 +264,9 @@ class Conv2d(Function):
         geometry = ctx.attrs["geometry"]
         needs = ctx.needs_input_grad
         xp = ctx.xp
+        adjoint = _adjoint_geometry(weight.shape, geometry) if needs[0] else None
+        if adjoint is not None:
+            return _both_grads(xp, x, weight, grad, adjoint, needs[1])
         grad_x = _input_grad(xp, grad, weight, x.shape, geometry) if needs[0] else None
         grad_w = _weight_grad(xp, x, grad, weight.shape, geometry) if needs[1] else None
         return grad_x, grad_w

@@ -30,12 +30,7 @@ class Standardize(Function):
     @staticmethod
     def backward(ctx, grad, _grad_mean, _grad_var):
         x, _, _ = ctx.saved_tensors
-        axes, eps = ctx.attrs["axes"], ctx.attrs["eps"]
-        centered = x - x.mean(dim=axes, keepdim=True)
-        inv_std = ((centered * centered).mean(dim=axes, keepdim=True) + eps).rsqrt()
-        x_hat = centered * inv_std
-        return inv_std * (grad - grad.mean(dim=axes, keepdim=True)
-                          - x_hat * (grad * x_hat).mean(dim=axes, keepdim=True))
+        return _standardize_grad(x, grad, ctx.attrs["axes"], ctx.attrs["eps"])[0]
 
     @staticmethod
     def backward_arrays(ctx, grad, _grad_mean, _grad_var):
@@ -43,6 +38,63 @@ class Standardize(Function):
         axes = ctx.attrs["axes"]
         return inv_std * (grad - grad.mean(axis=axes, keepdims=True)
                           - x_hat * (grad * x_hat).mean(axis=axes, keepdims=True))
+
+
+def _standardize_grad(x: Tensor, grad: Tensor, axes, eps):
+    """(dL/dx, x_hat) of x_hat = standardize(x) given dL/dx_hat, recomputed from x with Tensor
+    ops (differentiable again)."""
+    centered = x - x.mean(dim=axes, keepdim=True)
+    inv_std = ((centered * centered).mean(dim=axes, keepdim=True) + eps).rsqrt()
+    x_hat = centered * inv_std
+    grad_x = inv_std * (grad - grad.mean(dim=axes, keepdim=True)
+                        - x_hat * (grad * x_hat).mean(dim=axes, keepdim=True))
+    return grad_x, x_hat
+
+
+@primitive("batch_norm_affine")
+class BatchNormAffine(Function):
+    """Training-mode batch norm with weight and bias in one op: (y, batch mean, batch var).
+
+    The same math as standardize followed by ``* weight + bias``, in fewer passes over the
+    activations, forward and backward (each pass is a trip through memory at CNN sizes).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, axes, eps):
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        inv_std = 1.0 / ctx.xp.sqrt(var + eps)
+        shape = mean.shape
+        scale = weight.reshape(shape) * inv_std
+        out = centered * scale
+        out += bias.reshape(shape)
+        ctx.save_for_backward(x, weight, bias, centered, inv_std)
+        ctx.mark_non_differentiable(mean, var)
+        return out, mean, var
+
+    @staticmethod
+    def backward(ctx, grad, _grad_mean, _grad_var):
+        x, weight, _, _, _ = ctx.saved_tensors
+        axes, eps = ctx.attrs["axes"], ctx.attrs["eps"]
+        shape = _channel_shape(x)
+        grad_x, x_hat = _standardize_grad(x, grad * weight.reshape(shape), axes, eps)
+        return grad_x, (grad * x_hat).sum(dim=axes), grad.sum(dim=axes)
+
+    @staticmethod
+    def backward_arrays(ctx, grad, _grad_mean, _grad_var):
+        _, weight, _, centered, inv_std = ctx.saved_arrays
+        axes = ctx.attrs["axes"]
+        shape = inv_std.shape
+        count = centered.size // inv_std.size
+        grad_bias = grad.sum(axis=axes, keepdims=True)
+        grad_weight = (grad * centered).sum(axis=axes, keepdims=True) * inv_std
+        # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), x_hat = centered * inv_std
+        scale = weight.reshape(shape) * inv_std
+        grad_x = grad * scale
+        grad_x -= centered * (scale * inv_std * grad_weight / count)
+        grad_x -= scale * grad_bias / count
+        return grad_x, grad_weight.reshape(-1), grad_bias.reshape(-1)
 
 
 def _affine(x_hat: Tensor, weight, bias, shape) -> Tensor:
@@ -87,7 +139,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if count <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input size {tuple(input.shape)}")
-    x_hat, mean, var = Standardize.apply(input, axes=axes, eps=eps)
+    if weight is not None and bias is not None:
+        out, mean, var = BatchNormAffine.apply(input, weight, bias, axes=axes, eps=eps)
+    else:
+        x_hat, mean, var = Standardize.apply(input, axes=axes, eps=eps)
+        out = _affine(x_hat, weight, bias, shape)
     if running_mean is not None:
         with no_grad():
             factor = momentum
@@ -97,7 +153,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             running_var.data += factor * var.data.reshape(-1) * (count / (count - 1))
             running_mean._bump_version()
             running_var._bump_version()
-    return _affine(x_hat, weight, bias, shape)
+    return out
 
 
 @op("layer_norm")
