@@ -3,7 +3,8 @@
 Max pooling records, for every output, which tap of its window holds the maximum (int8); its
 gradient writes each value there, one tap at a time when windows do not overlap, or scatters
 through flat input indices (h * W + w, also what ``return_indices`` gives) with
-``pool_scatter``, whose own gradient gathers (``pool_gather``). Average pooling is linear: its adjoint spreads each gradient over its window.
+``pool_scatter``, whose own gradient gathers (``pool_gather``). Average pooling is linear: its
+adjoint spreads each gradient over its window.
 """
 
 from __future__ import annotations
