@@ -27,8 +27,9 @@ TEST_TOOLS := "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "import-linter>=2.1" "
 BENCH_TOOLS := "torch==2.13.0" "threadpoolctl>=3"
 # Fair single-thread comparison; OPENBLAS_CORETYPE/L2_SIZE are unset for the bench only (see
 # benchmarks/README.md): they slow a current numpy, and tests and CI keep them as the machine sets.
+# Passive OpenMP waiting stops torch's idle workers spinning through the Ember samples.
 BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 \
-	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 
 PIP_QUIET := --quiet --disable-pip-version-check
 # The stamp records a finished install: the target is a no-op until a package's metadata or this

@@ -68,8 +68,9 @@ def test_weights_lookup():
     enum = models.SmallCNN_Weights
     assert models.get_model_weights("small_cnn") is enum
     assert models.get_model_weights(models.small_cnn) is enum
-    assert models.get_weight("SmallCNN_Weights.DEFAULT") is enum.FASHIONMNIST_V1
-    assert enum.verify("SmallCNN_Weights.FASHIONMNIST_V1") is enum.DEFAULT
+    assert models.get_weight("SmallCNN_Weights.DEFAULT") is enum.FASHIONMNIST_V2
+    assert enum.verify("SmallCNN_Weights.FASHIONMNIST_V2") is enum.DEFAULT
+    assert enum.verify("FASHIONMNIST_V1") is not enum.DEFAULT
     with pytest.raises(ValueError, match="ships no pretrained weights.*small_cnn"):
         models.get_model_weights("resnet18")
     with pytest.raises(ValueError, match="unknown weights"):
@@ -196,9 +197,10 @@ def test_mobilenet_init():
 # ---- shipped weights --------------------------------------------------------------------------
 
 
-def test_default_weights_load_and_classify_fashion_mnist():
-    weights = models.SmallCNN_Weights.DEFAULT
-    model = models.get_model("small_cnn", weights="DEFAULT").eval()
+@pytest.mark.parametrize("name", ["DEFAULT", "FASHIONMNIST_V1"])
+def test_shipped_weights_load_and_classify_fashion_mnist(name):
+    weights = models.SmallCNN_Weights.verify(name)
+    model = models.get_model("small_cnn", weights=name).eval()
     assert count(model) == weights.meta["num_params"]
     assert len(weights.meta["categories"]) == 10
     test_set = FashionMNIST(SUBSET, train=False)
