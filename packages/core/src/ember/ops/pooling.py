@@ -108,7 +108,7 @@ class PoolScatter(Function):
 @primitive("max_pool2d")
 class MaxPool2d(Function):
     """Returns (values, taps): ``taps`` is the window position (i * kw + j) of each maximum, not
-    differentiable; ``flat_indices`` turns it into PyTorch's flat input positions."""
+    differentiable; ``_flat_indices`` turns it into PyTorch's flat input positions."""
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, out_hw):
@@ -132,7 +132,7 @@ class MaxPool2d(Function):
     def backward(ctx, grad, _grad_taps):
         (taps,) = ctx.saved_arrays
         attrs = ctx.attrs
-        indices = Tensor(flat_indices(ctx.xp, taps, ctx.input_hw[1], attrs["kernel"],
+        indices = Tensor(_flat_indices(ctx.xp, taps, ctx.input_hw[1], attrs["kernel"],
                                       attrs["stride"], attrs["padding"], attrs["dilation"]))
         return PoolScatter.apply(grad, indices, input_hw=ctx.input_hw,
                                  unique=_non_overlapping(attrs["kernel"], attrs["stride"],
@@ -145,7 +145,7 @@ class MaxPool2d(Function):
         kernel, stride, padding, dilation = (attrs["kernel"], attrs["stride"], attrs["padding"],
                                              attrs["dilation"])
         if not _non_overlapping(kernel, stride, dilation):
-            indices = flat_indices(ctx.xp, taps, ctx.input_hw[1], kernel, stride, padding,
+            indices = _flat_indices(ctx.xp, taps, ctx.input_hw[1], kernel, stride, padding,
                                    dilation)
             return _flat_scatter(ctx.xp, grad, indices, ctx.input_hw, unique=False)
         return _tap_scatter(ctx.xp, grad, taps, ctx.input_hw, kernel, stride, padding, dilation)
@@ -174,7 +174,7 @@ def _tap_scatter(xp, grad, taps, input_hw, kernel, stride, padding, dilation):
     return out[:, :, ph:ph + h, pw:pw + w]
 
 
-def flat_indices(xp, taps, width: int, kernel, stride, padding, dilation):
+def _flat_indices(xp, taps, width: int, kernel, stride, padding, dilation):
     """The flat input position (h * W + w) of each maximum, from its window position."""
     out_hw = taps.shape[2:]
     rows = (xp.arange(out_hw[0]) * stride[0] - padding[0]).reshape(-1, 1)
@@ -238,7 +238,7 @@ def _max_pool(input, kernel, stride, padding, dilation, out_hw, return_indices):
                                    dilation=dilation, out_hw=out_hw)
     if not return_indices:
         return values
-    indices = flat_indices(xp_of(taps.data), taps.data, input.shape[-1], kernel, stride, padding,
+    indices = _flat_indices(xp_of(taps.data), taps.data, input.shape[-1], kernel, stride, padding,
                            dilation)
     return values, Tensor(indices)
 
