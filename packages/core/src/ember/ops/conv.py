@@ -198,7 +198,7 @@ def _input_grad(xp, grad, weight, x_shape, geometry):
     return _col2im(xp, cols, x_shape, (kh, kw), stride, padding, dilation)
 
 
-def _both_grads(xp, x, weight, grad, adjoint, need_weight: bool):
+def _both_grads(xp, x, weight, grad, adjoint):
     """(dL/dx, dL/dw) from one pass over the columns of the output gradient.
 
     dL/dx is the flipped convolution of ``grad`` (``adjoint`` geometry); the same columns give
@@ -207,8 +207,6 @@ def _both_grads(xp, x, weight, grad, adjoint, need_weight: bool):
     """
     groups = adjoint[3]
     flipped = _flipped(weight, groups)
-    if not need_weight:
-        return _conv_forward(xp, grad, flipped, adjoint), None
     plan = _Plan(xp, grad.shape, flipped.shape, adjoint)  # the one _conv_forward makes
     x_channels_first = x.transpose(1, 0, 2, 3)
     x_scratch = plan.scratch(xp, plan.o, x.dtype, fill=0)
@@ -264,9 +262,9 @@ class Conv2d(Function):
         geometry = ctx.attrs["geometry"]
         needs = ctx.needs_input_grad
         xp = ctx.xp
-        adjoint = _adjoint_geometry(weight.shape, geometry) if needs[0] else None
+        adjoint = _adjoint_geometry(weight.shape, geometry) if needs[0] and needs[1] else None
         if adjoint is not None:
-            return _both_grads(xp, x, weight, grad, adjoint, needs[1])
+            return _both_grads(xp, x, weight, grad, adjoint)
         grad_x = _input_grad(xp, grad, weight, x.shape, geometry) if needs[0] else None
         grad_w = _weight_grad(xp, x, grad, weight.shape, geometry) if needs[1] else None
         return grad_x, grad_w

@@ -69,13 +69,13 @@ class BatchNormAffine(Function):
         scale = weight.reshape(shape) * inv_std
         out = centered * scale
         out += bias.reshape(shape)
-        ctx.save_for_backward(x, weight, bias, centered, inv_std)
+        ctx.save_for_backward(x, weight, centered, inv_std)
         ctx.mark_non_differentiable(mean, var)
         return out, mean, var
 
     @staticmethod
     def backward(ctx, grad, _grad_mean, _grad_var):
-        x, weight, _, _, _ = ctx.saved_tensors
+        x, weight, _, _ = ctx.saved_tensors
         axes, eps = ctx.attrs["axes"], ctx.attrs["eps"]
         shape = _channel_shape(x)
         grad_x, x_hat = _standardize_grad(x, grad * weight.reshape(shape), axes, eps)
@@ -83,7 +83,7 @@ class BatchNormAffine(Function):
 
     @staticmethod
     def backward_arrays(ctx, grad, _grad_mean, _grad_var):
-        _, weight, _, centered, inv_std = ctx.saved_arrays
+        _, weight, centered, inv_std = ctx.saved_arrays
         axes = ctx.attrs["axes"]
         shape = inv_std.shape
         count = centered.size // inv_std.size
