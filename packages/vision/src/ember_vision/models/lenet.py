@@ -130,29 +130,31 @@ def _fashion_mnist_transforms() -> ImageClassification:
     return ImageClassification(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
 
 
+def _small_cnn_fashion_mnist(version: int, sha256: str, width: int, num_params: int,
+                             accuracy: float, options: str) -> Weights:
+    """SmallCNN weights trained on Fashion-MNIST by examples/vision/train.py with ``options``."""
+    return Weights(
+        file=f"small_cnn_fashionmnist_v{version}.safetensors",
+        sha256=sha256,
+        transforms=_fashion_mnist_transforms,
+        meta=_fashion_mnist_meta(
+            {"num_classes": 10, "in_channels": 1, "width": width, "image_size": 28},
+            num_params=num_params, accuracy=accuracy,
+            recipe="python examples/vision/train.py --model small_cnn --data <fashion-mnist> "
+                   + options),
+    )
+
+
 class SmallCNN_Weights(WeightsEnum):  # noqa: N801  (torchvision's naming)
-    FASHIONMNIST_V1 = Weights(
-        file="small_cnn_fashionmnist_v1.safetensors",
-        sha256="25ba03d22e4aa69b2baec8972639d6c62807dd6ecfc4063ed306fd49e81094f1",
-        transforms=_fashion_mnist_transforms,
-        meta=_fashion_mnist_meta(
-            {"num_classes": 10, "in_channels": 1, "width": 16, "image_size": 28},
-            num_params=206_970, accuracy=0.9140,
-            recipe="python examples/vision/train.py --model small_cnn --data "
-                   "<fashion-mnist> --epochs 7 --batch-size 128 --lr 0.1 --seed 0"),
-    )
-    FASHIONMNIST_V2 = Weights(
-        file="small_cnn_fashionmnist_v2.safetensors",
-        sha256="6250651346b8efe1ee7a738c17fa11cf39b12b09248b74ce1442c6c74ece49af",
-        transforms=_fashion_mnist_transforms,
-        meta=_fashion_mnist_meta(
-            {"num_classes": 10, "in_channels": 1, "width": 32, "image_size": 28},
-            num_params=421_738, accuracy=0.9242,
-            recipe="python examples/vision/train.py --model small_cnn --data "
-                   "<fashion-mnist> --epochs 10 --batch-size 128 --lr 0.05 "
-                   "--weight-decay 1e-4 --model-option width=32 --model-option dropout=0.1 "
-                   "--seed 0"),
-    )
+    FASHIONMNIST_V1 = _small_cnn_fashion_mnist(
+        1, "25ba03d22e4aa69b2baec8972639d6c62807dd6ecfc4063ed306fd49e81094f1", width=16,
+        num_params=206_970, accuracy=0.9140,
+        options="--epochs 7 --batch-size 128 --lr 0.1 --seed 0")
+    FASHIONMNIST_V2 = _small_cnn_fashion_mnist(
+        2, "6250651346b8efe1ee7a738c17fa11cf39b12b09248b74ce1442c6c74ece49af", width=32,
+        num_params=421_738, accuracy=0.9242,
+        options="--epochs 10 --batch-size 128 --lr 0.05 --weight-decay 1e-4 "
+                "--model-option width=32 --model-option dropout=0.1 --seed 0")
     DEFAULT = FASHIONMNIST_V2
 
 
