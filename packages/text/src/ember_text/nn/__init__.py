@@ -1,0 +1,10 @@
+"""Tree-nets batched by level (Tree-LSTMs, RNTN, recursive NN) and RNN language models.
+
+Recurrent layers themselves (``LSTM``, ``GRU``) live in ``ember.nn``.
+"""
+
+from ember_text.nn.fold import tree_fold
+from ember_text.nn.recursive import RNTN, RecursiveNN
+from ember_text.nn.tree_lstm import BinaryTreeLSTM, ChildSumTreeLSTM
+
+__all__ = ["RNTN", "BinaryTreeLSTM", "ChildSumTreeLSTM", "RecursiveNN", "tree_fold"]

@@ -1,0 +1,133 @@
+"""Tree-LSTMs (Tai, Socher and Manning, 2015): the binary N-ary cell and the child-sum cell.
+
+Both take a ``TreeBatch`` and ``inputs``: one row per node ``(num_nodes, input_size)`` (internal
+rows may be zeros), or one per leaf ``(num_leaves, input_size)`` (leaves come first in node
+order), which is the same as zero internal rows and saves their projection. They return per-node
+``(h, c)``, each ``(num_nodes, hidden_size)`` in node order. A leaf has no children: its memory is
+``i * u``.
+"""
+
+from __future__ import annotations
+
+import ember
+from ember import nn
+from ember_text.nn.fold import tree_fold
+from ember_text.trees import Level, TreeBatch
+
+
+def _check_inputs(name: str, batch: TreeBatch, inputs: ember.Tensor, input_size: int) -> bool:
+    """True when ``inputs`` has a row per node, False when a row per leaf; else ValueError."""
+    rows = inputs.shape[0] if inputs.ndim == 2 else -1
+    if inputs.ndim != 2 or inputs.shape[1] != input_size or rows not in (batch.num_nodes,
+                                                                       batch.num_leaves):
+        raise ValueError(f"{name}: inputs of shape {tuple(inputs.shape)} (expected "
+                         f"({batch.num_nodes}, {input_size}) for every node or "
+                         f"({batch.num_leaves}, {input_size}) for the leaves)")
+    return rows == batch.num_nodes and batch.num_nodes != batch.num_leaves
+
+
+def _leaf_cell(gates: ember.Tensor, hidden: int) -> tuple:
+    """(i, o, u) gates (num_leaves, >= 3H) -> (h, c) with no children: c = i * u."""
+    c = gates[:, :hidden].sigmoid() * gates[:, 2 * hidden:3 * hidden].tanh()
+    return gates[:, hidden:2 * hidden].sigmoid() * c.tanh(), c
+
+
+class BinaryTreeLSTM(nn.Module):
+    """The N-ary Tree-LSTM for N = 2: each child has its own forget gate and weights.
+
+    Gates per node: input ``i``, output ``o``, update ``u`` and forget ``f_l``, ``f_r``, from the
+    node's input (``W``) and its children's concatenated ``[h_l; h_r]`` (``U``). Every internal
+    node must have exactly two children (see ``ember_text.trees.binarize``).
+
+    Example:
+        >>> cell = BinaryTreeLSTM(4, 3)
+        >>> batch = TreeBatch([Tree.fromstring("(1 (2 a) (1 (2 b) (2 c)))")])
+        >>> h, c = cell(batch, ember.randn(batch.num_leaves, 4))
+        >>> tuple(h.shape)
+        (5, 3)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.W = nn.Linear(input_size, 5 * hidden_size)  # noqa: N815  (the paper's names)
+        self.U = nn.Linear(2 * hidden_size, 5 * hidden_size, bias=False)  # noqa: N815
+
+    def forward(self, batch: TreeBatch, inputs: ember.Tensor) -> tuple:
+        hidden = self.hidden_size
+        every_node = _check_inputs("BinaryTreeLSTM", batch, inputs, self.input_size)
+        projected = self.W(inputs)
+        bias = self.W.bias
+
+        def compose(level: Level, children: tuple) -> tuple:
+            if level.arity != 2:
+                raise ValueError(f"BinaryTreeLSTM: level {level.index} has nodes with other than "
+                                 "2 children (binarize the trees first)")
+            h_children, c_children = children
+            n = level.size
+            gates = self.U(h_children.reshape(n, 2 * hidden))
+            gates = gates + (projected[level.start:level.stop] if every_node else bias)
+            act = gates.sigmoid()
+            forget = act[:, 3 * hidden:].reshape(n, 2, hidden)
+            c = (act[:, :hidden] * gates[:, 2 * hidden:3 * hidden].tanh()
+                 + (forget * c_children.reshape(n, 2, hidden)).sum(1))
+            return act[:, hidden:2 * hidden] * c.tanh(), c
+
+        return tree_fold(batch, _leaf_cell(projected[:batch.num_leaves], hidden), compose)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class ChildSumTreeLSTM(nn.Module):
+    """The child-sum Tree-LSTM: any number of children, summed; one forget gate per child.
+
+    ``h~ = sum_k h_k``; ``i, o, u`` from the node's input and ``h~``; ``f_k`` from the input and
+    ``h_k``; ``c = i * u + sum_k f_k * c_k``; ``h = o * tanh(c)``.
+
+    Example:
+        >>> cell = ChildSumTreeLSTM(4, 3)
+        >>> batch = TreeBatch([Tree.fromstring("(S (A a) (B b) (C c))")])
+        >>> h, c = cell(batch, ember.randn(batch.num_nodes, 4))
+        >>> tuple(c.shape)
+        (4, 3)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.W_iou = nn.Linear(input_size, 3 * hidden_size)  # noqa: N815
+        self.U_iou = nn.Linear(hidden_size, 3 * hidden_size, bias=False)  # noqa: N815
+        self.W_f = nn.Linear(input_size, hidden_size)  # noqa: N815
+        self.U_f = nn.Linear(hidden_size, hidden_size, bias=False)  # noqa: N815
+
+    def forward(self, batch: TreeBatch, inputs: ember.Tensor) -> tuple:
+        hidden = self.hidden_size
+        every_node = _check_inputs("ChildSumTreeLSTM", batch, inputs, self.input_size)
+        iou_x = self.W_iou(inputs)
+        forget_x = self.W_f(inputs) if every_node else self.W_f.bias
+
+        def child_sum(level: Level, rows: ember.Tensor) -> ember.Tensor:
+            if level.arity is not None:  # uniform: a reshape and a sum, no scatter
+                return rows.reshape(level.size, level.arity, hidden).sum(1)
+            zeros = ember.zeros(level.size, hidden, dtype=rows.dtype, device=rows.device)
+            return zeros.index_add(0, level.child_parent, rows)
+
+        def compose(level: Level, children: tuple) -> tuple:
+            h_children, c_children = children
+            iou = self.U_iou(child_sum(level, h_children))
+            own = forget_x
+            if every_node:
+                iou = iou + iou_x[level.start:level.stop]
+                own = forget_x[level.start:level.stop].index_select(0, level.child_parent)
+            else:
+                iou = iou + self.W_iou.bias
+            forget = (self.U_f(h_children) + own).sigmoid()
+            c = (iou[:, :hidden].sigmoid() * iou[:, 2 * hidden:].tanh()
+                 + child_sum(level, forget * c_children))
+            return iou[:, hidden:2 * hidden].sigmoid() * c.tanh(), c
+
+        return tree_fold(batch, _leaf_cell(iou_x[:batch.num_leaves], hidden), compose)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
