@@ -3,8 +3,10 @@
 Recurrent layers themselves (``LSTM``, ``GRU``) live in ``ember.nn``.
 """
 
+from ember_text.nn.classifiers import CELLS, BagOfWords, TreeClassifier
 from ember_text.nn.fold import tree_fold
 from ember_text.nn.recursive import RNTN, RecursiveNN
 from ember_text.nn.tree_lstm import BinaryTreeLSTM, ChildSumTreeLSTM
 
-__all__ = ["RNTN", "BinaryTreeLSTM", "ChildSumTreeLSTM", "RecursiveNN", "tree_fold"]
+__all__ = ["CELLS", "RNTN", "BagOfWords", "BinaryTreeLSTM", "ChildSumTreeLSTM", "RecursiveNN",
+           "TreeClassifier", "tree_fold"]
