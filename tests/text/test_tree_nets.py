@@ -34,7 +34,8 @@ def reference(cell, tree, x):
         kids = [states[id(c)] for c in node.children if isinstance(c, Tree)]
         inp = x[id(node)]
         if isinstance(cell, BinaryTreeLSTM):
-            g = w["W.weight"] @ inp + w["W.bias"]
+            g = np.concatenate([w["W_iou.weight"] @ inp + w["W_iou.bias"],
+                                w["W_f.weight"] @ inp + w["W_f.bias"]])
             if kids:
                 g = g + w["U.weight"] @ np.concatenate([kids[0][0], kids[1][0]])
             i, o = _sigmoid(g[:hidden]), _sigmoid(g[hidden:2 * hidden])

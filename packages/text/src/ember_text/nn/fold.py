@@ -8,6 +8,20 @@ import ember
 from ember_text.trees import Level, TreeBatch
 
 
+class _PermuteRows(ember.autograd.Function):
+    """``rows[order]`` for a permutation ``order``: its gradient is a gather by the inverse
+    permutation, where ``index_select``'s must scatter-add (the order is not known to be one)."""
+
+    @staticmethod
+    def forward(ctx, rows, order, inverse):
+        ctx.inverse = inverse
+        return rows.index_select(0, order)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.index_select(0, ctx.inverse), None, None
+
+
 def _split(states: tuple, sizes: tuple[int, ...]) -> list:
     """Each state's block cut into the pieces later levels read (views)."""
     if len(sizes) == 1:
@@ -48,7 +62,7 @@ def tree_fold(batch: TreeBatch, leaf_states: tuple,
         for s in range(len(leaf_states)):
             parts = [pieces[j][s][k - j - 1] for j in sources]
             rows = parts[0] if len(parts) == 1 else ember.cat(parts)
-            children.append(rows.index_select(0, level.children))
+            children.append(_PermuteRows.apply(rows, level.children, level.children_inverse))
         states = compose(level, tuple(children))
         blocks.append(states)
         pieces.append(_split(states, level.split_sizes))

@@ -35,9 +35,9 @@ def _leaf_cell(gates: ember.Tensor, hidden: int) -> tuple:
 class BinaryTreeLSTM(nn.Module):
     """The N-ary Tree-LSTM for N = 2: each child has its own forget gate and weights.
 
-    Gates per node: input ``i``, output ``o``, update ``u`` and forget ``f_l``, ``f_r``, from the
-    node's input (``W``) and its children's concatenated ``[h_l; h_r]`` (``U``). Every internal
-    node must have exactly two children (see ``ember_text.trees.binarize``).
+    Gates per node: input ``i``, output ``o``, update ``u`` (from the node's input: ``W_iou``)
+    and forget ``f_l``, ``f_r`` (``W_f``), plus ``U [h_l; h_r]`` from the children's states.
+    Every internal node must have exactly two children (see ``ember_text.trees.binarize``).
 
     Example:
         >>> cell = BinaryTreeLSTM(4, 3)
@@ -50,14 +50,20 @@ class BinaryTreeLSTM(nn.Module):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.W = nn.Linear(input_size, 5 * hidden_size)  # noqa: N815  (the paper's names)
+        # The forget gates' input weights apart: with leaf-only inputs they get no gradient at
+        # all (rather than zeros that weight decay under Adagrad would drive into denormals).
+        self.W_iou = nn.Linear(input_size, 3 * hidden_size)  # noqa: N815  (the paper's names)
+        self.W_f = nn.Linear(input_size, 2 * hidden_size)  # noqa: N815
         self.U = nn.Linear(2 * hidden_size, 5 * hidden_size, bias=False)  # noqa: N815
 
     def forward(self, batch: TreeBatch, inputs: ember.Tensor) -> tuple:
         hidden = self.hidden_size
         every_node = _check_inputs("BinaryTreeLSTM", batch, inputs, self.input_size)
-        projected = self.W(inputs)
-        bias = self.W.bias
+        iou_x = self.W_iou(inputs)
+        if every_node:  # (num_nodes, 5H): each level adds a slice
+            own = ember.cat([iou_x, self.W_f(inputs)], dim=1)
+        else:
+            own = ember.cat([self.W_iou.bias, self.W_f.bias])
 
         def compose(level: Level, children: tuple) -> tuple:
             if level.arity != 2:
@@ -66,14 +72,14 @@ class BinaryTreeLSTM(nn.Module):
             h_children, c_children = children
             n = level.size
             gates = self.U(h_children.reshape(n, 2 * hidden))
-            gates = gates + (projected[level.start:level.stop] if every_node else bias)
+            gates = gates + (own[level.start:level.stop] if every_node else own)
             act = gates.sigmoid()
             forget = act[:, 3 * hidden:].reshape(n, 2, hidden)
             c = (act[:, :hidden] * gates[:, 2 * hidden:3 * hidden].tanh()
                  + (forget * c_children.reshape(n, 2, hidden)).sum(1))
             return act[:, hidden:2 * hidden] * c.tanh(), c
 
-        return tree_fold(batch, _leaf_cell(projected[:batch.num_leaves], hidden), compose)
+        return tree_fold(batch, _leaf_cell(iou_x[:batch.num_leaves], hidden), compose)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"

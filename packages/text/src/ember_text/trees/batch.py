@@ -40,6 +40,8 @@ class Level:
         children: ``(m,)`` LongTensor: for each child, parents in order and each parent's
             children left to right, its row in the concatenation of the pieces this level reads
             (empty on level 0).
+        children_inverse: ``(m,)`` LongTensor: the inverse permutation of ``children`` (every
+            row a level reads is one of its nodes' children, exactly once).
         child_positions: ``(m,)`` LongTensor: the same children as node positions.
         child_parent: ``(m,)`` LongTensor: the index (0 to ``stop - start - 1``) of each child's
             parent within this level, non-decreasing.
@@ -51,6 +53,7 @@ class Level:
     stop: int
     split_sizes: tuple[int, ...]
     children: ember.Tensor
+    children_inverse: ember.Tensor
     child_positions: ember.Tensor
     child_parent: ember.Tensor
     arity: int | None
@@ -183,7 +186,10 @@ class TreeBatch:
             child_parent = position[parent[mine]] - start
             counts = np.bincount(child_parent, minlength=stop - start)
             arity = int(counts[0]) if k and (counts == counts[0]).all() else None
-            levels.append(Level(k, start, stop, split_sizes, self._long(rank[child_positions]),
+            rows = rank[child_positions]
+            inverse = np.empty_like(rows)
+            inverse[rows] = np.arange(rows.size)
+            levels.append(Level(k, start, stop, split_sizes, self._long(rows), self._long(inverse),
                                 self._long(child_positions), self._long(child_parent), arity))
         return levels
 
