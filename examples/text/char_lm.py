@@ -106,7 +106,9 @@ def evaluate(model, source, bptt: int) -> float:
 
 
 def generate(model, vocab: Vocab, args, generator=None) -> str:
-    prompt = vocab.lookup_indices(args.prompt)
+    """The prompt and ``--sample-length`` characters drawn after it (characters the vocabulary
+    lacks are skipped when reading the prompt)."""
+    prompt = [vocab[c] for c in args.prompt if c in vocab] or [0]
     drawn = sample(model, prompt, args.sample_length, args.temperature, args.top_k, generator)
     return args.prompt + "".join(vocab.lookup_tokens(drawn))
 

@@ -116,3 +116,17 @@ def test_gradcheck(name):
         return _as_tuple(cell(batch, inputs))
 
     assert ember.autograd.gradcheck(run, (inputs, *cell.parameters()))
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_on_device_matches_cpu(name, device):
+    make, trees = CELLS[name]
+    cell = make()
+    batch = TreeBatch(trees)
+    inputs = ember.randn(batch.num_leaves, cell.input_size)
+    expected = [s.detach().numpy() for s in _as_tuple(cell(batch, inputs))]
+    moved = TreeBatch(trees, device=device)
+    got = _as_tuple(cell.to(device)(moved, inputs.to(device)))
+    for g, e in zip(got, expected):
+        assert g.device == device
+        np.testing.assert_allclose(g.detach().cpu().numpy(), e, rtol=1e-5, atol=1e-6)
