@@ -28,28 +28,15 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 
 
 def run_ember(seed: int) -> dict:
-    import time
-
-    import gymnasium as gym
-
     from ember_rl import PPO, evaluate_policy, linear_schedule, make_vec_env
 
     env = make_vec_env("CartPole-v1", n_envs=N_ENVS, seed=seed)
     model = PPO("MlpPolicy", env, seed=seed, learning_rate=linear_schedule(LEARNING_RATE),
                 clip_range=linear_schedule(CLIP_RANGE), **SETTINGS)
-    start = time.perf_counter()
-    model.learn(TIMESTEPS)
-    seconds = time.perf_counter() - start
-    eval_env = gym.make("CartPole-v1")
-    eval_env.reset(seed=seed + 1000)
-    mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=10)
-    return {"seconds": seconds, "return": mean}
+    return _learn_and_evaluate(model, evaluate_policy, seed)
 
 
 def run_sb3(seed: int) -> dict:
-    import time
-
-    import gymnasium as gym
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
@@ -60,6 +47,15 @@ def run_sb3(seed: int) -> dict:
     model = PPO("MlpPolicy", env, seed=seed, device="cpu",
                 learning_rate=lambda progress: progress * LEARNING_RATE,
                 clip_range=lambda progress: progress * CLIP_RANGE, **SETTINGS)
+    return _learn_and_evaluate(model, evaluate_policy, seed)
+
+
+def _learn_and_evaluate(model, evaluate_policy, seed: int) -> dict:
+    """Times ``learn`` alone, then evaluates 10 deterministic episodes."""
+    import time
+
+    import gymnasium as gym
+
     start = time.perf_counter()
     model.learn(TIMESTEPS)
     seconds = time.perf_counter() - start

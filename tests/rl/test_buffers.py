@@ -78,3 +78,13 @@ def test_rollout_buffer_box_actions_and_partial_get_error():
     assert buffer.observations.shape == (2, 3) and buffer.actions.shape == (2, 3, 2)
     with pytest.raises(RuntimeError, match="only 0 of 2"):
         next(buffer.get(4))
+
+
+def test_normalize_advantages_uses_the_unbiased_std():
+    from ember_rl.utils import normalize_advantages
+
+    values = np.array([1.0, 2.0, 4.0], np.float32)
+    out = normalize_advantages(ember.from_numpy(values)).numpy()
+    np.testing.assert_allclose(out, (values - values.mean()) / (values.std(ddof=1) + 1e-8),
+                               rtol=1e-6)
+    assert out.dtype == np.float32

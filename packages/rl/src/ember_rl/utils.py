@@ -8,7 +8,7 @@ import numpy as np
 
 import ember
 
-__all__ = ["explained_variance", "safe_mean", "set_random_seed"]
+__all__ = ["explained_variance", "normalize_advantages", "safe_mean", "set_random_seed"]
 
 
 def set_random_seed(seed: int) -> np.random.Generator:
@@ -29,3 +29,11 @@ def explained_variance(y_pred: np.ndarray, y_true: np.ndarray) -> float:
 def safe_mean(values) -> float:
     """Mean of a possibly empty sequence (NaN when empty)."""
     return float(np.mean(values)) if len(values) else float("nan")
+
+
+def normalize_advantages(advantages: ember.Tensor) -> ember.Tensor:
+    """Advantages standardised over the batch (unbiased std, as ``Tensor.std``). They carry no
+    gradient, so numpy does it without graph overhead."""
+    values = advantages.cpu().numpy()
+    scaled = (values - values.mean()) / (values.std(ddof=1) + 1e-8)
+    return ember.from_numpy(scaled.astype(values.dtype, copy=False)).to(advantages.device)

@@ -91,8 +91,9 @@ class Categorical(Distribution):
             cumulative = self.probs.cumsum(-1)
             shape = self._extended_shape(sample_shape) + (1,)
             uniform = rand(*shape, dtype=cumulative.dtype, device=cumulative.device)
-            drawn = (uniform * cumulative[..., -1:] >= cumulative).sum(-1)
-            return drawn.clamp(max=self._num_events - 1)
+            # The number of categories whose cumulative probability the draw passes. Rounding
+            # can leave the total a hair under 1: the clamp gives that sliver to the last one.
+            return (uniform >= cumulative).sum(-1).clamp(max=self._num_events - 1)
 
     def log_prob(self, value):
         if self._validate_args:

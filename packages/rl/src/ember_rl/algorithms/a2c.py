@@ -7,6 +7,7 @@ from gymnasium import spaces
 import ember.nn as nn
 import ember.nn.functional as F
 from ember_rl.algorithms.on_policy import OnPolicyAlgorithm
+from ember_rl.utils import normalize_advantages
 
 __all__ = ["A2C"]
 
@@ -63,7 +64,7 @@ class A2C(OnPolicyAlgorithm):
             values, log_prob, entropy = policy.evaluate_actions(batch.observations, actions)
             advantages = batch.advantages
             if self.normalize_advantage:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                advantages = normalize_advantages(advantages)
             policy_loss = -(advantages * log_prob).mean()
             value_loss = F.mse_loss(batch.returns, values.flatten())
             entropy_loss = -entropy.mean()

@@ -10,8 +10,10 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember_rl.algorithms.on_policy import OnPolicyAlgorithm
 from ember_rl.schedules import get_schedule_fn
+from ember_rl.utils import normalize_advantages
 
 __all__ = ["PPO"]
+
 
 
 class PPO(OnPolicyAlgorithm):
@@ -89,9 +91,8 @@ class PPO(OnPolicyAlgorithm):
                 values = values.flatten()
                 advantages = batch.advantages
                 if self.normalize_advantage and advantages.shape[0] > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-                log_ratio = log_prob - batch.old_log_prob
-                ratio = log_ratio.exp()
+                    advantages = normalize_advantages(advantages)
+                ratio = (log_prob - batch.old_log_prob).exp()
                 policy_loss = -ember.minimum(
                     advantages * ratio, advantages * ratio.clamp(1 - clip_range, 1 + clip_range)
                 ).mean()
@@ -101,11 +102,10 @@ class PPO(OnPolicyAlgorithm):
                 value_loss = F.mse_loss(batch.returns, values)
                 entropy_loss = -entropy.mean()
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-                with ember.no_grad():
-                    detached = log_ratio.detach()
-                    approx_kl = ((detached.exp() - 1) - detached).mean().item()
-                    clip_fractions.append(((ratio.detach() - 1).abs() > clip_range).float()
-                                          .mean().item())
+                # Diagnostics on the host copy: no graph, no per-op overhead.
+                ratio_values = ratio.detach().cpu().numpy().astype(np.float64)
+                approx_kl = float(np.mean((ratio_values - 1) - np.log(ratio_values)))
+                clip_fractions.append(float(np.mean(np.abs(ratio_values - 1) > clip_range)))
                 approx_kls.append(approx_kl)
                 pg_losses.append(policy_loss.item())
                 value_losses.append(value_loss.item())
