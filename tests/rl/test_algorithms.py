@@ -142,3 +142,36 @@ def _multi_discrete_env(observation_space=None, action_space=None):
     env.observation_space = observation_space or gym.spaces.Box(-1, 1, (2,), np.float32)
     env.action_space = action_space or gym.spaces.MultiDiscrete([2, 3])
     return env
+
+
+def test_rollouts_bootstrap_truncated_episodes_from_the_final_value():
+    class ConstantEnv(gym.Env):
+        """Observation always 1, reward 0; truncated after 2 steps, or terminated if asked."""
+
+        observation_space = gym.spaces.Box(-2, 2, (1,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def __init__(self, terminate):
+            self.terminate, self.steps = terminate, 0
+
+        def reset(self, *, seed=None, options=None):
+            self.steps = 0
+            return np.ones(1, np.float32), {}
+
+        def step(self, action):
+            self.steps += 1
+            done = self.steps == 2
+            return np.ones(1, np.float32), 0.0, done and self.terminate, \
+                done and not self.terminate, {}
+
+    for terminate in (False, True):
+        model = PPO("MlpPolicy", ConstantEnv(terminate), seed=0, gamma=0.9, n_steps=4,
+                    batch_size=4, n_epochs=1)
+        model.learn(4)  # one rollout, then one update
+        rewards = model.rollout_buffer.rewards[:, 0]
+        # The observation never changes, so V(final obs) during the rollout is the value the
+        # buffer stored for every step.
+        expected = 0.0 if terminate else 0.9 * float(model.rollout_buffer.values[0, 0])
+        assert rewards[0] == rewards[2] == 0.0
+        assert terminate or abs(expected) > 1e-3  # a bootstrap that can be seen
+        np.testing.assert_allclose(rewards[[1, 3]], expected, rtol=1e-5)
