@@ -91,12 +91,13 @@ def train_epoch(model, trees, vocab, optimizer, args, epoch: int) -> float:
                     unit="batch", leave=False, disable=args.quiet or None)
     for batch in progress:
         logits, labels = node_logits(model, batch, vocab)
-        loss = F.cross_entropy(logits, labels)
+        # Summed over a tree's labelled nodes, averaged over trees (Tai et al.): weight decay
+        # then weighs against the loss as in the paper, whatever the trees' sizes.
+        loss_sum = F.cross_entropy(logits, labels, reduction="sum")
         optimizer.zero_grad()
-        loss.backward()
+        (loss_sum / batch.num_trees).backward()
         optimizer.step()
-        labelled = int((labels >= 0).sum().item())
-        total, count = total + loss.item() * labelled, count + labelled
+        total, count = total + loss_sum.item(), count + int((labels >= 0).sum().item())
         progress.set_postfix(loss=f"{total / count:.4f}", refresh=False)
     return total / count
 

@@ -130,3 +130,24 @@ def test_on_device_matches_cpu(name, device):
     for g, e in zip(got, expected):
         assert g.device == device
         np.testing.assert_allclose(g.detach().cpu().numpy(), e, rtol=1e-5, atol=1e-6)
+
+
+def test_deep_chain_no_recursion_and_linear_cost():
+    """A left-branching tree 600 levels deep: forward and backward run (no recursion), and the
+    batch with a shallow tree beside it gives the deep tree the same states."""
+    depth = 600
+    text = "(1 " * depth + "(2 w0)" + "".join(f" (2 w{i + 1}))" for i in range(depth))
+    deep = Tree.fromstring(text)
+    cell = BinaryTreeLSTM(3, 4)
+    batch = TreeBatch([deep, BINARY[0]])
+    assert batch.num_levels == depth + 1
+    inputs = ember.randn(batch.num_leaves, 3, requires_grad=True)
+    h, c = cell(batch, inputs)
+    h[batch.roots].sum().backward()
+    assert np.isfinite(inputs.grad.numpy()).all() and np.abs(inputs.grad.numpy()).sum() > 0
+    alone = TreeBatch([deep])
+    rows = inputs.detach()[batch.tree_nodes(0)[-len(deep.leaves()):]]  # leaves in pre-order
+    order = np.argsort(alone.tree_nodes(0).numpy()[-len(deep.leaves()):])
+    h_alone, _ = cell(alone, rows[ember.tensor(order)])
+    np.testing.assert_allclose(h_alone[alone.roots].detach().numpy(),
+                               h[batch.roots[:1]].detach().numpy(), rtol=1e-5, atol=1e-6)

@@ -22,11 +22,14 @@ class _PermuteRows(ember.autograd.Function):
         return grad.index_select(0, ctx.inverse), None, None
 
 
-def _split(states: tuple, sizes: tuple[int, ...]) -> list:
-    """Each state's block cut into the pieces later levels read (views)."""
-    if len(sizes) == 1:
-        return [(state,) for state in states]
-    return [state.split(list(sizes)) for state in states]
+def _split(states: tuple, level: Level) -> dict:
+    """``{k: pieces}``: per later level ``k`` that reads rows of this level's block, the piece
+    of each state it reads (views; empty pieces are not made, so a deep batch stays linear)."""
+    wanted = [(level.index + 1 + i, n) for i, n in enumerate(level.split_sizes) if n]
+    if len(wanted) == 1:
+        return {wanted[0][0]: states}
+    cuts = [state.split([n for _, n in wanted]) for state in states]
+    return {k: tuple(cut[i] for cut in cuts) for i, (k, _) in enumerate(wanted)}
 
 
 def tree_fold(batch: TreeBatch, leaf_states: tuple,
@@ -47,25 +50,25 @@ def tree_fold(batch: TreeBatch, leaf_states: tuple,
 
     Each state row is copied a fixed number of times whatever the depth: a level's block is split
     into the pieces later levels read (views), a level concatenates the pieces it reads and puts
-    them in order with one ``index_select``, and the blocks are concatenated once at the end.
+    them in order with one row permutation, and the blocks are concatenated once at the end.
     """
     levels = batch.levels
     if tuple(leaf_states[0].shape[:1]) != (batch.num_leaves,):
         raise ValueError(f"tree_fold: leaf states of shape {tuple(leaf_states[0].shape)} for "
                          f"{batch.num_leaves} leaves (expected ({batch.num_leaves}, ...))")
     blocks = [leaf_states]
-    pieces = [_split(leaf_states, levels[0].split_sizes)]  # pieces[j][state][k - j - 1]
+    pieces = [_split(leaf_states, levels[0])]  # pieces[j][k][state]: what level k reads of j's
     for level in levels[1:]:
         k = level.index
-        sources = [j for j in range(k) if levels[j].split_sizes[k - j - 1]]
+        sources = [block[k] for block in pieces if k in block]
         children = []
         for s in range(len(leaf_states)):
-            parts = [pieces[j][s][k - j - 1] for j in sources]
+            parts = [source[s] for source in sources]
             rows = parts[0] if len(parts) == 1 else ember.cat(parts)
             children.append(_PermuteRows.apply(rows, level.children, level.children_inverse))
         states = compose(level, tuple(children))
         blocks.append(states)
-        pieces.append(_split(states, level.split_sizes))
+        pieces.append(_split(states, level))
     if len(blocks) == 1:
         return tuple(leaf_states)
     return tuple(ember.cat([block[s] for block in blocks]) for s in range(len(leaf_states)))
