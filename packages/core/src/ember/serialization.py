@@ -105,7 +105,7 @@ class _Encoder:
     def _store_tensor(self, tensor: Tensor, path: str) -> str:
         name = self._names_by_id.get(id(tensor))
         if name is None:
-            name = self._store(to_device(tensor.data, CPU), path)
+            name = self._store(to_device(tensor._array, CPU), path)
             self._names_by_id[id(tensor)] = name
         return name
 
@@ -294,9 +294,9 @@ def _placer(map_location):
 
 
 def _moved(tensor: Tensor, device: Device) -> Tensor:
-    if device_of(tensor.data) == device:
+    if device_of(tensor._array) == device:
         return tensor
-    return Tensor(to_device(tensor.data, device))
+    return Tensor(to_device(tensor._array, device))
 
 
 def load(f, map_location=None):

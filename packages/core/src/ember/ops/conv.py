@@ -330,7 +330,7 @@ def _check(op_name, x: Tensor, weight: Tensor, dims: int, groups: int, transpose
     count = weight.shape[1] * groups if transposed else weight.shape[0]
     if count % groups:
         raise RuntimeError(f"{op_name}: output channels {count} not divisible by groups={groups}")
-    if x.data.dtype != weight.data.dtype:
+    if x._array.dtype != weight._array.dtype:
         raise RuntimeError(
             f"{op_name}: input ({x.dtype}) and weight ({weight.dtype}) must have the same dtype"
         )

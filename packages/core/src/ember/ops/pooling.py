@@ -238,8 +238,9 @@ def _max_pool(input, kernel, stride, padding, dilation, out_hw, return_indices):
                                    dilation=dilation, out_hw=out_hw)
     if not return_indices:
         return values
-    indices = _flat_indices(xp_of(taps.data), taps.data, input.shape[-1], kernel, stride, padding,
-                           dilation)
+    taps_array = taps._array
+    indices = _flat_indices(xp_of(taps_array), taps_array, input.shape[-1], kernel, stride,
+                            padding, dilation)
     return values, Tensor(indices)
 
 
@@ -387,7 +388,7 @@ def adaptive_avg_pool2d(input, output_size):
     h, w = input.shape[-2:]
     if (oh, ow) == (1, 1):
         return input.mean(dim=(-2, -1), keepdim=True)
-    xp, dtype = xp_of(input.data), input.data.dtype
+    xp, dtype = xp_of(input._array), input._array.dtype
     rows = _averaging_matrix(xp, h, oh, dtype)
     cols = _averaging_matrix(xp, w, ow, dtype)
     return rows @ input @ cols.mT
@@ -404,8 +405,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 def _adaptive_max(input, size, return_indices):
-    xp = xp_of(input.data)
-    x = input.data
+    xp = xp_of(input._array)
+    x = input._array
     h, w = x.shape[2:]
     indices = xp.empty(x.shape[:2] + tuple(size), dtype=np.int64)
     for i, (top, bottom) in enumerate(_bins(h, size[0])):

@@ -53,7 +53,7 @@ class Sum(Function):
 def _sum_dtype(a: Tensor, dtype):
     if dtype is not None:
         return dtypes.to_dtype(dtype).numpy
-    if a.data.dtype.kind in "biu":
+    if a._array.dtype.kind in "biu":
         return np.dtype(np.int64)  # PyTorch sums integers and bools in int64
     return None
 
@@ -66,7 +66,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
         >>> ember.tensor([[1, 2], [3, 4]]).sum(dim=0)
         tensor([4, 6])
     """
-    axes = normalize_dims(dim, input.data.ndim, "sum")
+    axes = normalize_dims(dim, input._array.ndim, "sum")
     return Sum.apply(input, axes=axes, keepdim=bool(keepdim), dtype=_sum_dtype(input, dtype))
 
 
@@ -75,7 +75,7 @@ def sum_to_size(input, *size):
     """Sums broadcast dimensions away so that the result has ``size`` (gradient of expand)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    shape = input.data.shape
+    shape = input._array.shape
     if shape == tuple(size):
         return input
     lead = len(shape) - len(size)
@@ -88,7 +88,7 @@ def sum_to_size(input, *size):
         elif n != shape[lead + i]:
             raise RuntimeError(f"sum_to_size: size {tuple(size)} is not expandable to {shape}")
     out = Sum.apply(input, axes=axes, keepdim=True, dtype=None) if axes else input
-    return out.reshape(tuple(size)) if out.data.shape != tuple(size) else out
+    return out.reshape(tuple(size)) if out._array.shape != tuple(size) else out
 
 
 @op("mean", method=True)
@@ -96,15 +96,15 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Arithmetic mean over ``dim``; integer inputs need a floating ``dtype``, as in PyTorch."""
     if dtype is not None:
         input = input.to(dtype)
-    if input.data.dtype.kind != "f":
+    if input._array.dtype.kind != "f":
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {input.dtype}"
         )
-    axes = normalize_dims(dim, input.data.ndim, "mean")
+    axes = normalize_dims(dim, input._array.ndim, "mean")
     count = 1
     for axis in axes:
-        count *= input.data.shape[axis]
+        count *= input._array.shape[axis]
     total = Sum.apply(input, axes=axes, keepdim=bool(keepdim), dtype=None)
     return total / count if count else total * float("nan")
 
@@ -125,10 +125,10 @@ class Prod(Function):
         a, out = ctx.saved_tensors
         attrs = ctx.attrs
         axes, keepdim = attrs["axes"], attrs["keepdim"]
-        zero = a.data == 0
+        zero = a._array == 0
         if not zero.any():
-            return _expand_back(grad * out, a.data.shape, axes, keepdim) / a
-        return _expand_back(grad, a.data.shape, axes, keepdim) * _product_of_others(a, zero, axes)
+            return _expand_back(grad * out, a._array.shape, axes, keepdim) / a
+        return _expand_back(grad, a._array.shape, axes, keepdim) * _product_of_others(a, zero, axes)
 
 
 def _product_of_others(a: Tensor, zero, axes: tuple) -> Tensor:
@@ -139,7 +139,7 @@ def _product_of_others(a: Tensor, zero, axes: tuple) -> Tensor:
     constant selection per case of the slice's zero count: no zero -> 1; one zero -> 1 at the
     zero and that zero's value elsewhere; two zeros -> the other zero's value at each zero.
     """
-    dtype = a.data.dtype
+    dtype = a._array.dtype
     xp = xp_of(zero)
     count = zero.sum(axis=axes, keepdims=True)
     ones = (count == 0) | ((count == 1) & zero)
@@ -156,7 +156,7 @@ def _integer_to_int64(input: Tensor, dtype) -> Tensor:
     """``input`` cast to ``dtype`` if given; integers and bools widen to int64 like PyTorch."""
     if dtype is not None:
         return cast(input, dtypes.to_dtype(dtype).numpy)
-    if input.data.dtype.kind in "biu":
+    if input._array.dtype.kind in "biu":
         return cast(input, np.int64)
     return input
 
@@ -170,7 +170,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         tensor([ 2., 12.])
     """
     input = _integer_to_int64(input, dtype)
-    axes = normalize_dims(dim, input.data.ndim, "prod")
+    axes = normalize_dims(dim, input._array.ndim, "prod")
     return Prod.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
@@ -212,8 +212,8 @@ class _Extreme(Function):
         a, out = ctx.saved_tensors
         attrs = ctx.attrs
         axes, keepdim = attrs["axes"], attrs["keepdim"]
-        x = a.data
-        extreme = out.data if keepdim else out.data.reshape(keepdim_shape(x.shape, axes))
+        x = a._array
+        extreme = out._array if keepdim else out._array.reshape(keepdim_shape(x.shape, axes))
         ties = x == extreme
         share = ties / ties.sum(axis=axes, keepdims=True)
         return _expand_back(grad, x.shape, axes, keepdim) * _constant(ctx.xp, share, x.dtype)
@@ -230,8 +230,8 @@ class Amin(_Extreme):
 
 
 def _extreme(cls, name, input, dim, keepdim):
-    axes = normalize_dims(dim, input.data.ndim, name)
-    _check_nonempty(name, input.data.shape, axes)
+    axes = normalize_dims(dim, input._array.ndim, name)
+    _check_nonempty(name, input._array.shape, axes)
     return cls.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
@@ -274,7 +274,7 @@ class _Select(Function):
         picked = (positions == index).reshape(shape)
         if not ctx.attrs["keepdim"] and shape:
             grad = grad.reshape(index.shape)
-        return grad * _constant(xp, picked, grad.data.dtype)
+        return grad * _constant(xp, picked, grad._array.dtype)
 
 
 @primitive("max_dim")
@@ -300,14 +300,14 @@ class MedianDim(_Select):
 
 
 def _select(cls, result_type, name, input, dim, keepdim):
-    axis = normalize_dim(dim, input.data.ndim, name)
-    if input.data.ndim:
-        _check_nonempty(name, input.data.shape, (axis,))
+    axis = normalize_dim(dim, input._array.ndim, name)
+    if input._array.ndim:
+        _check_nonempty(name, input._array.shape, (axis,))
     return result_type(*cls.apply(input, dim=axis, keepdim=bool(keepdim)))
 
 
 def _whole(name: str, input: Tensor, error=RuntimeError) -> None:
-    if input.data.size == 0:
+    if input._array.size == 0:
         raise error(
             f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify "
             "the reduction dim with the 'dim' parameter."
@@ -327,7 +327,7 @@ def max(input, dim=None, keepdim=False):  # noqa: A001  (PyTorch's name)
         return lookup("maximum")(input, dim)
     if dim is None:
         _whole("max", input)
-        return Amax.apply(input, axes=tuple(range(input.data.ndim)), keepdim=False)
+        return Amax.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
     return _select(MaxDim, _MAX_RESULT, "max", input, dim, keepdim)
 
 
@@ -339,7 +339,7 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
         return lookup("minimum")(input, dim)
     if dim is None:
         _whole("min", input)
-        return Amin.apply(input, axes=tuple(range(input.data.ndim)), keepdim=False)
+        return Amin.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
     return _select(MinDim, _MIN_RESULT, "min", input, dim, keepdim)
 
 
@@ -362,7 +362,7 @@ def median(input, dim=None, keepdim=False):
     not treated specially (PyTorch propagates them)."""
     if dim is None:
         _whole("median", input)
-        return Median.apply(input, axes=tuple(range(input.data.ndim)), keepdim=False)
+        return Median.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
     return _select(MedianDim, _MEDIAN_RESULT, "median", input, dim, keepdim)
 
 
@@ -399,9 +399,9 @@ def _arg_extreme(cls, name, input, dim, keepdim):
     if dim is None:
         _whole(name, input, IndexError)  # PyTorch's type here, unlike max()'s
     else:
-        dim = normalize_dim(dim, input.data.ndim, name)
-        if input.data.ndim:
-            _check_nonempty(name, input.data.shape, (dim,))
+        dim = normalize_dim(dim, input._array.ndim, name)
+        if input._array.ndim:
+            _check_nonempty(name, input._array.shape, (dim,))
     return cls.apply(input, dim=dim, keepdim=bool(keepdim))
 
 
@@ -438,13 +438,15 @@ class Any(_Logical):
 @op("all", method=True)
 def all(input, dim=None, keepdim=False):  # noqa: A001
     """True (bool tensor) where every element over ``dim`` is nonzero."""
-    return All.apply(input, axes=normalize_dims(dim, input.data.ndim, "all"), keepdim=bool(keepdim))
+    axes = normalize_dims(dim, input._array.ndim, "all")
+    return All.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
 @op("any", method=True)
 def any(input, dim=None, keepdim=False):  # noqa: A001
     """True (bool tensor) where some element over ``dim`` is nonzero."""
-    return Any.apply(input, axes=normalize_dims(dim, input.data.ndim, "any"), keepdim=bool(keepdim))
+    axes = normalize_dims(dim, input._array.ndim, "any")
+    return Any.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
 @primitive("count_nonzero")
@@ -457,4 +459,4 @@ class CountNonzero(Function):
 @op("count_nonzero", method=True)
 def count_nonzero(input, dim=None):
     """Number of nonzero elements (int64) over ``dim``, all of them when None."""
-    return CountNonzero.apply(input, axes=normalize_dims(dim, input.data.ndim, "count_nonzero"))
+    return CountNonzero.apply(input, axes=normalize_dims(dim, input._array.ndim, "count_nonzero"))
