@@ -184,6 +184,7 @@ def _reduction_type(name: str):
 _MAX_RESULT = _reduction_type("max")
 _MIN_RESULT = _reduction_type("min")
 _MEDIAN_RESULT = _reduction_type("median")
+_NANMEDIAN_RESULT = _reduction_type("nanmedian")
 
 
 def _check_nonempty(name: str, shape: tuple, axes: tuple) -> None:
@@ -215,6 +216,8 @@ class _Extreme(Function):
         x = a._array
         extreme = out._array if keepdim else out._array.reshape(keepdim_shape(x.shape, axes))
         ties = x == extreme
+        if x.dtype.kind == "f":  # a NaN result came from the NaNs, which share its gradient
+            ties |= ctx.xp.isnan(x) & ctx.xp.isnan(extreme)
         share = ties / ties.sum(axis=axes, keepdims=True)
         return _expand_back(grad, x.shape, axes, keepdim) * _constant(ctx.xp, share, x.dtype)
 
@@ -296,7 +299,22 @@ class MedianDim(_Select):
     @staticmethod
     def select(xp, x, axis):
         middle = (x.shape[axis] - 1) // 2  # the lower of the two middles, as PyTorch
-        return xp.argpartition(x, middle, axis=axis).take(middle, axis=axis)
+        index = xp.argpartition(x, middle, axis=axis).take(middle, axis=axis)
+        if x.dtype.kind != "f":
+            return index
+        nan = xp.isnan(x)  # a line with NaN has median NaN, at its first NaN (as PyTorch)
+        return xp.where(nan.any(axis=axis), nan.argmax(axis=axis), index)
+
+
+@primitive("nanmedian_dim")
+class NanMedianDim(_Select):
+    @staticmethod
+    def select(xp, x, axis):
+        if x.dtype.kind != "f":
+            return MedianDim.select(xp, x, axis)
+        order = xp.argsort(x, axis=axis, kind="stable")  # NaN sorts last
+        middle = xp.maximum(((~xp.isnan(x)).sum(axis=axis) - 1) // 2, 0)  # all NaN: first NaN
+        return xp.take_along_axis(order, xp.expand_dims(middle, axis), axis=axis).squeeze(axis)
 
 
 def _select(cls, result_type, name, input, dim, keepdim):
@@ -347,23 +365,61 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
 class Median(_Extreme):
     """Lower median of all elements; ties share the gradient evenly, as PyTorch."""
 
-    @staticmethod
-    def forward(ctx, a, axes, keepdim):
+    skip_nan = False
+
+    @classmethod
+    def forward(cls, ctx, a, axes, keepdim):
+        xp = ctx.xp
         flat = a.reshape(-1)
-        middle = (flat.size - 1) // 2
-        out = ctx.xp.partition(flat, middle)[middle : middle + 1].reshape(())
+        if a.dtype.kind == "f":
+            nan = xp.isnan(flat)
+            if cls.skip_nan:
+                flat = flat[~nan]
+            elif nan.any():
+                flat = flat[nan]  # median propagates NaN
+        if flat.size == 0:  # nanmedian of only NaNs
+            out = xp.full((), xp.nan, dtype=a.dtype)
+        else:
+            middle = (flat.size - 1) // 2
+            out = xp.partition(flat, middle)[middle : middle + 1].reshape(())
         ctx.save_for_backward(a, out)
         return out
 
 
+@primitive("nanmedian")
+class NanMedian(Median):
+    """Lower median of the elements that are not NaN (NaN when all are)."""
+
+    skip_nan = True
+
+
 @op("median", method=True)
 def median(input, dim=None, keepdim=False):
-    """Lower median: of all elements (0-d) or along ``dim`` as ``(values, indices)``. NaNs are
-    not treated specially (PyTorch propagates them)."""
+    """Lower median: of all elements (0-d) or along ``dim`` as ``(values, indices)``. A NaN
+    makes the median NaN, as in PyTorch (``nanmedian`` skips them).
+
+    Example:
+        >>> ember.tensor([[1.0, 4.0, 2.0, 3.0]]).median(dim=1)
+        median(values=tensor([2.]), indices=tensor([2]))
+    """
     if dim is None:
         _whole("median", input)
         return Median.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
     return _select(MedianDim, _MEDIAN_RESULT, "median", input, dim, keepdim)
+
+
+@op("nanmedian", method=True)
+def nanmedian(input, dim=None, keepdim=False):
+    """``median`` ignoring NaN: the lower median of the other elements, NaN where all are NaN.
+
+    Example:
+        >>> ember.tensor([1.0, float("nan"), 3.0, 2.0]).nanmedian()
+        tensor(2.)
+    """
+    if dim is None:
+        _whole("nanmedian", input)
+        return NanMedian.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
+    return _select(NanMedianDim, _NANMEDIAN_RESULT, "nanmedian", input, dim, keepdim)
 
 
 # ---- index and boolean reductions (not differentiable) -------------------------------------
