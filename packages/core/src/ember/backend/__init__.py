@@ -1,6 +1,6 @@
 """The backend: devices, array modules (numpy | cupy) and per-device random generators."""
 
-from ember.backend.arrays import grouped_matmul, index_add, masked, pin_memory
+from ember.backend.arrays import grouped_matmul, index_add, index_reduce, masked, pin_memory
 from ember.backend.device import (
     CPU,
     Device,
@@ -28,6 +28,7 @@ __all__ = [
     "device_of",
     "grouped_matmul",
     "index_add",
+    "index_reduce",
     "manual_seed_all",
     "masked",
     "pin_memory",

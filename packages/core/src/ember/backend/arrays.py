@@ -15,6 +15,26 @@ def index_add(target, index, values) -> None:
         cupy.add.at(target, index, values)
 
 
+def index_reduce(target, index, values, reduce: str) -> None:
+    """``target[index] = reduce(target[index], values)`` in place, repeated indices included;
+    ``reduce`` is ``"add"``, ``"multiply"``, ``"maximum"`` or ``"minimum"``."""
+    if type(target) is np.ndarray:
+        getattr(np, reduce).at(target, index, values)
+        return
+    import cupyx
+
+    scatter = {"add": cupyx.scatter_add, "maximum": cupyx.scatter_max,
+               "minimum": cupyx.scatter_min}.get(reduce)
+    if scatter is not None:
+        scatter(target, index, values)
+        return
+    import cupy  # no scatter-multiply kernel in cupy: reduce on the host
+
+    host = cupy.asnumpy(target)
+    np.multiply.at(host, tuple(cupy.asnumpy(i) for i in index), cupy.asnumpy(values))
+    target[...] = cupy.asarray(host)
+
+
 def masked(condition, values):
     """``where(condition, values, 0)`` for a float array ``values``.
 

@@ -204,6 +204,19 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
+@op("addbmm", method=True)
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``: ``(n, p)`` from ``(b, n, m)``
+    and ``(b, m, p)``.
+
+    Example:
+        >>> ember.addbmm(ember.zeros(2, 2), ember.ones(3, 2, 4), ember.ones(3, 4, 2))
+        tensor([[12., 12.],
+                [12., 12.]])
+    """
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
 def _scaled_sum(input, product, beta, alpha):
     if alpha != 1:
         product = product * alpha

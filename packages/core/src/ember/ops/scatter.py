@@ -31,8 +31,16 @@ def _check_index(index, name: str, vector: bool = False) -> None:
                          f"{list(index._array.shape)}")
 
 
-def _check_bounds(index, size: int, dim: int, name: str) -> None:
-    check_bounds(index._array, size, dim, RuntimeError, f"{name}(): ")
+def _check_bounds(index, size: int, dim: int, name: str, error=RuntimeError,
+                  hint: str = "") -> None:
+    """Indices must lie in ``[0, size)``: unlike tensor indexing, these ops do not wrap negative
+    indices around (PyTorch raises, and so do we)."""
+    array = index._array
+    if array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high >= size:
+            raise error(f"{name}(): {hint}index {low if low < 0 else high} is out of bounds for "
+                        f"dimension {dim} with size {size}")
 
 
 def _check_along(input, dim, index, src, name: str) -> None:
@@ -207,6 +215,39 @@ def gather(input, dim, index, *, sparse_grad: bool = False):
     return Gather.apply(input, index, dim=dim)
 
 
+@op("take_along_dim", method=True)
+def take_along_dim(input, indices, dim=None):
+    """``input`` picked at ``indices`` along ``dim`` (numpy's ``take_along_axis``): ``gather``
+    after broadcasting the other dims of the two; with ``dim=None`` both are flattened first.
+
+    Example:
+        >>> x = ember.tensor([[10.0, 30.0, 20.0], [60.0, 40.0, 50.0]])
+        >>> ember.take_along_dim(x, x.argmax(dim=1, keepdim=True), dim=1)
+        tensor([[30.],
+                [60.]])
+    """
+    _check_index(indices, "take_along_dim")
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    shape, index_shape = input._array.shape, indices._array.shape
+    if len(shape) != len(index_shape):
+        raise RuntimeError(
+            f"take_along_dim(): input and indices should have the same number of dimensions, "
+            f"but got {len(shape)} dimensions for input, and {len(index_shape)} dimensions for "
+            "indices"
+        )
+    dim = normalize_dim(dim, len(shape), "take_along_dim")
+    try:
+        common = list(np.broadcast_shapes(shape[:dim] + (1,) + shape[dim + 1:],
+                                          index_shape[:dim] + (1,) + index_shape[dim + 1:]))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim(): input {list(shape)} and indices "
+                           f"{list(index_shape)} do not broadcast apart from dim {dim}") from None
+    input = input.expand(tuple(common[:dim] + [shape[dim]] + common[dim + 1:]))
+    indices = indices.expand(tuple(common[:dim] + [index_shape[dim]] + common[dim + 1:]))
+    return gather(input, dim, indices)
+
+
 @op("scatter_add", method=True)
 @_zero_d
 def scatter_add(input, dim, index, src):
@@ -319,14 +360,18 @@ class IndexFill(Function):
         return grad_a, None, grad_value
 
 
-def _prepare_dim_index(input, dim, index, name):
-    """Checks ``index`` (a vector, or a 0-d tensor) and returns (dim, 1-d index)."""
+def _prepare_dim_index(input, dim, index, name, wraps: bool = False):
+    """Checks ``index`` (a vector, or a 0-d tensor) and returns (dim, 1-d index). Out of range
+    is PyTorch's IndexError; only ``wraps`` ops (index_fill) take negative indices."""
     _check_index(index, name, vector=True)
     if index._array.ndim == 0:
         index = index.reshape(1)
     dim = normalize_dim(dim, input._array.ndim, name)
     size = input._array.shape[dim] if input._array.ndim else 1
-    _check_bounds(index, size, dim, name)
+    if wraps:
+        check_bounds(index._array, size, dim, IndexError, f"{name}(): ")
+    else:
+        _check_bounds(index, size, dim, name, IndexError, "index out of range in self: ")
     return dim, index
 
 
@@ -364,7 +409,7 @@ def index_add(input, dim, index, source, *, alpha=1):
 def index_fill(input, dim, index, value):
     """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or 0-d
     tensor, whose gradient is the sum over the filled slices)."""
-    dim, index = _prepare_dim_index(input, dim, index, "index_fill")
+    dim, index = _prepare_dim_index(input, dim, index, "index_fill", wraps=True)
     value = _scalar_tensor(value, input)
     if input._array.ndim == 0:
         return IndexFill.apply(input.reshape(1), index, value, dim=0).reshape(())
