@@ -6,6 +6,8 @@ index_add), so gradients of any order exist. Repeated indices accumulate in ever
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ember.autograd.function import Function
@@ -194,8 +196,7 @@ def _zero_d(fn):
                      for r in rest)
         return fn(input.reshape(1), dim, index.reshape(1), *rest, **kwargs).reshape(())
 
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-    return wrapper
+    return functools.wraps(fn)(wrapper)
 
 
 @op("gather", method=True)
