@@ -64,6 +64,9 @@ def _reshape_error(op_name: str, shape: tuple, size: int) -> RuntimeError:
 
 
 def _reshape(input: Tensor, shape: tuple, op_name: str) -> Tensor:
+    # numpy takes any negative size for the inferred one, PyTorch only a single -1
+    if shape and min(shape) < 0 and (min(shape) < -1 or shape.count(-1) > 1):
+        raise _reshape_error(op_name, shape, input._array.size)
     try:
         out = Reshape.apply(input, shape=shape)
     except RuntimeError:  # numpy's ValueError, restated by Function.apply
