@@ -180,3 +180,33 @@ def test_special_gradients():
     for fn in (special.ndtri, special.entr, lambda t: special.xlog1py(t, t)):
         assert ember.autograd.gradcheck(fn, [x])
         assert ember.autograd.gradgradcheck(fn, [x])
+
+
+MPMATH_BESSEL = {  # x: (I0, I1) at 30 digits
+    0.0: (1.0, 0.0),
+    -2.5: (3.289839144050123, -2.5167162452886984),
+    10.0: (2815.7166284662544, 2670.9883037012546),
+    45.0: (2.0834140751773148e18, 2.0601334620815772e18),
+}
+
+
+def test_bessel_i0_i1_match_mpmath_and_scaled_forms():
+    x = ember.tensor(list(MPMATH_BESSEL), dtype=ember.float64)
+    i0_expected, i1_expected = zip(*MPMATH_BESSEL.values())
+    np.testing.assert_allclose(ember.i0(x).numpy(), i0_expected, rtol=1e-14)
+    np.testing.assert_allclose(special.i1(x).numpy(), i1_expected, rtol=1e-14, atol=1e-300)
+    scale = np.exp(-np.abs(x.numpy()))
+    np.testing.assert_allclose(special.i0e(x).numpy(), np.array(i0_expected) * scale, rtol=1e-14)
+    np.testing.assert_allclose(special.i1e(x).numpy(), np.array(i1_expected) * scale, rtol=1e-14)
+    assert np.isfinite(special.i0e(ember.tensor([1e4], dtype=ember.float64)).numpy()).all()
+    np.testing.assert_allclose(ember.i0(ember.tensor([0.5, 3.0])).numpy(), np.i0([0.5, 3.0]),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["i0", "i1", "i0e", "i1e"])
+def test_bessel_gradients(name):
+    fn = getattr(special, name)
+    x = ember.tensor([-3.0, -0.5, 0.7, 2.0, 35.0], dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(fn, [x])
+    assert ember.autograd.gradgradcheck(fn, [x])
+
