@@ -1,6 +1,6 @@
 """Ember: a define-by-run deep-learning framework on numpy and cupy, with PyTorch's API."""
 
-from ember import autograd, backend, cuda, ops, special
+from ember import autograd, backend, backends, cuda, ops, special
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.backend import Device as device
 from ember.backend import Generator
@@ -54,7 +54,7 @@ from ember.serialization import load, save  # noqa: E402
 
 def __getattr__(name: str):
     # The higher layers load on first use, keeping `import ember` light.
-    if name in ("nn", "optim", "utils", "backends"):
+    if name in ("nn", "optim", "utils"):
         import importlib
 
         return importlib.import_module(f"ember.{name}")
