@@ -110,3 +110,17 @@ def test_logcumsumexp_keeps_small_and_large_terms():
     y.backward(ember.tensor([1.0, -2.0, 0.5, 1.0], dtype=ember.float64))
     np.testing.assert_allclose(x.grad.numpy(), [1.0, -2.0, 1.5, 0.0])
     assert ember.tensor([1, 2]).logcumsumexp(0).dtype == ember.float32
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum", "logaddexp", "add"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_doubling_scan_of_the_gpu_path_matches_numpy_accumulate(name, axis):
+    from ember.backend.arrays import doubling_scan
+
+    a = np.random.default_rng(0).normal(size=(13, 7))
+    a[3, 2] = np.nan
+    ufunc = getattr(np, name)
+    with np.errstate(invalid="ignore"):  # NaN through logaddexp
+        scanned, expected = doubling_scan(ufunc, a, axis), ufunc.accumulate(a, axis=axis)
+    np.testing.assert_allclose(scanned, expected, rtol=1e-13)
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.backend import accumulate
 from ember.ops._promotion import to_floating
 from ember.ops.op import op, primitive
 from ember.ops.sorting import as_line, gather_line, return_type
@@ -28,14 +29,14 @@ class CumulativeExtremeIndex(Function):
     @staticmethod
     def forward(ctx, a, dim, largest):
         xp = ctx.xp
-        running = (xp.maximum if largest else xp.minimum).accumulate(a, axis=dim)
+        running = accumulate("maximum" if largest else "minimum", a, dim)
         takes_over = a == running
         if a.dtype.kind == "f":
             takes_over |= xp.isnan(a)
         shape = [1] * a.ndim
         shape[dim] = a.shape[dim]
         positions = xp.arange(a.shape[dim]).reshape(shape)
-        index = xp.maximum.accumulate(xp.where(takes_over, positions, 0), axis=dim)
+        index = accumulate("maximum", xp.where(takes_over, positions, 0), dim)
         return index.astype(np.int64, copy=False)
 
 
@@ -70,21 +71,6 @@ def cummin(input, dim):
     return _CUMMIN(*_cumulative_extreme(input, dim, False, "cummin"))
 
 
-def _running_logaddexp(xp, a, dim: int):
-    """``log(cumsum(exp(a)))`` without overflow or underflow: a doubling scan of logaddexp
-    (log2(n) whole-array steps, the same on numpy and cupy)."""
-    out = a.copy()
-    n = a.shape[dim]
-    step = 1
-    while step < n:
-        head = [slice(None)] * a.ndim
-        tail = [slice(None)] * a.ndim
-        head[dim], tail[dim] = slice(step, None), slice(None, n - step)
-        out[tuple(head)] = xp.logaddexp(out[tuple(head)], out[tuple(tail)])
-        step *= 2
-    return out
-
-
 @primitive("logcumsumexp")
 class LogCumSumExp(Function):
     """``log(cumsum(exp(a), dim))``; the backward is PyTorch's, in log space so that it neither
@@ -93,7 +79,7 @@ class LogCumSumExp(Function):
     @staticmethod
     def forward(ctx, a, dim):
         with np.errstate(invalid="ignore", under="ignore"):  # -inf inputs; tiny terms
-            out = _running_logaddexp(ctx.xp, a, dim)
+            out = accumulate("logaddexp", a, dim)
         ctx.save_for_backward(a, out)
         return out
 

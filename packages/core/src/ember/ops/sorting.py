@@ -13,6 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.backend import accumulate
 from ember.ops._dims import normalize_dim
 from ember.ops.op import op, primitive
 from ember.ops.scatter import Gather
@@ -182,7 +183,7 @@ class ModeIndex(Function):
         positions = xp.broadcast_to(xp.arange(n), ordered.shape)
         starts = xp.ones(ordered.shape, dtype=bool)
         starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
-        run_start = xp.maximum.accumulate(xp.where(starts, positions, 0), axis=-1)
+        run_start = accumulate("maximum", xp.where(starts, positions, 0), -1)
         run_length = positions - run_start + 1  # counted so far: largest at the end of a run
         best = run_length.argmax(axis=-1)[..., None]  # first maximum: the smallest value
         index = xp.take_along_axis(order, best, axis=-1)  # stable: the last of equal values
