@@ -110,7 +110,8 @@ class _XLog(Function):
         if needs[0]:
             grad_x = grad * cls.apply(cast(x != 0, grad._array.dtype), y)
         if needs[1]:
-            grad_y = grad * x / (y if cls.log == "log" else y + 1)
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 is NaN, as PyTorch
+                grad_y = grad * x / (y if cls.log == "log" else y + 1)
         return grad_x, grad_y
 
 
