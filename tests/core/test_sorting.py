@@ -165,3 +165,15 @@ def test_nanmedian_matches_numpy_lower_median():
     for row, value in zip(a, got):
         kept = np.sort(row[~np.isnan(row)])
         assert value == kept[(kept.size - 1) // 2] if kept.size else np.isnan(value)
+
+
+def test_results_are_ember_return_types_and_pickle():
+    import pickle
+
+    x = ember.tensor([[3.0, 1.0, 2.0]])
+    for result, name in [(x.sort(), "sort"), (x.topk(2), "topk"), (x.max(1), "max"),
+                         (x.kthvalue(1), "kthvalue"), (x.mode(), "mode"), (x.cummax(1), "cummax"),
+                         (x.nanmedian(1), "nanmedian")]:
+        assert isinstance(result, getattr(ember.return_types, name))
+        restored = pickle.loads(pickle.dumps(result))
+        assert type(restored) is type(result) and restored.values.tolist() == result.values.tolist()

@@ -10,8 +10,9 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.backend import accumulate
 from ember.ops._promotion import to_floating
+from ember.ops._results import return_type
 from ember.ops.op import op, primitive
-from ember.ops.sorting import as_line, gather_line, return_type
+from ember.ops.sorting import as_line, gather_line
 from ember.tensor.tensor import Tensor
 
 _CUMMAX = return_type("cummax")

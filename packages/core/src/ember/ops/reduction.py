@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import xp_of
 from ember.ops._dims import keepdim_shape, normalize_dim, normalize_dims
 from ember.ops._promotion import cast
+from ember.ops._results import return_type
 from ember.ops.op import op, primitive
 from ember.tensor import dtypes
 from ember.tensor.registry import lookup
@@ -177,14 +176,10 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 # ---- max / min: values, indices, ties -------------------------------------------------------
 
 
-def _reduction_type(name: str):
-    return namedtuple(name, ("values", "indices"), module="ember.return_types")
-
-
-_MAX_RESULT = _reduction_type("max")
-_MIN_RESULT = _reduction_type("min")
-_MEDIAN_RESULT = _reduction_type("median")
-_NANMEDIAN_RESULT = _reduction_type("nanmedian")
+_MAX_RESULT = return_type("max")
+_MIN_RESULT = return_type("min")
+_MEDIAN_RESULT = return_type("median")
+_NANMEDIAN_RESULT = return_type("nanmedian")
 
 
 def _check_nonempty(name: str, shape: tuple, axes: tuple) -> None:

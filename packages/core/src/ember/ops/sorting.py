@@ -8,22 +8,15 @@ every number, as in PyTorch.
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import accumulate
 from ember.ops._dims import normalize_dim
+from ember.ops._results import return_type
 from ember.ops.op import op, primitive
 from ember.ops.scatter import Gather
 from ember.tensor.tensor import Tensor
-
-
-def return_type(name: str, fields=("values", "indices")):
-    """A ``torch.return_types``-style named tuple class."""
-    return namedtuple(name, fields, module="ember.return_types")
-
 
 _SORT = return_type("sort")
 _TOPK = return_type("topk")
