@@ -99,3 +99,15 @@ def test_in_place_arithmetic_on_data_of_a_view_keeps_the_view():
 def test_numpy_is_the_way_to_the_array():
     t = ember.tensor([1.0, 2.0])
     assert isinstance(t.numpy(), np.ndarray) and np.shares_memory(t.numpy(), t.data.numpy())
+
+
+def test_assigning_data_detaches_from_views_and_shared_counters():
+    base = ember.zeros(4)
+    parameter = nn.Parameter(base)  # shares base's memory and version counter
+    parameter.data = ember.ones(4)
+    parameter.data.add_(1.0)
+    base.add_(5.0)  # base's changes no longer reach the parameter, nor its version
+    assert parameter.detach().tolist() == [2.0] * 4 and base.tolist() == [5.0] * 4
+    view = ember.zeros(2, 2)[0]
+    view.data = ember.ones(2)
+    assert not view.is_view

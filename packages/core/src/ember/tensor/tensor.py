@@ -205,9 +205,10 @@ class Tensor:
                 f"dtype (got {value.dtype})"
             )
         self._array = value._array
-        if self._base is not None:  # no longer shares the base's memory
-            self._base = None
-            self._version = None
+        # New memory: no longer a view of anything, and a counter of its own (not bumped, as
+        # PyTorch's set_data, so graphs that saved this tensor do not raise)
+        self._base = None
+        self._version = None
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's memory (and version counter) with no autograd history."""
