@@ -210,3 +210,13 @@ def test_bessel_gradients(name):
     assert ember.autograd.gradcheck(fn, [x])
     assert ember.autograd.gradgradcheck(fn, [x])
 
+
+@pytest.mark.parametrize("name, args", [("lgamma", ()), ("digamma", ()), ("polygamma", (2,)),
+                                        ("erfinv", ()), ("logit", ()), ("i0", ()),
+                                        ("sinc", ()), ("xlogy", (ember.tensor([2.0, 3.0]),))])
+def test_in_place_forms_match_out_of_place(name, args):
+    x = ember.tensor([0.25, 0.75])
+    expected = getattr(x, name)(*args)
+    assert getattr(x, f"{name}_")(*args) is x
+    np.testing.assert_allclose(x.numpy(), expected.numpy())
+

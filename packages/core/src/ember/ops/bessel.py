@@ -14,6 +14,7 @@ import numpy as np
 
 from ember.autograd.function import Function
 from ember.ops._promotion import to_floating
+from ember.ops.inplace import inplace_method
 from ember.ops.op import op, primitive
 
 _SERIES_UP_TO = 30.0
@@ -139,3 +140,6 @@ def i1(input):
 def i1e(input):
     """``exp(-|x|) * i1(x)``, without overflow (``ember.special.i1e``)."""
     return I1e.apply(to_floating(input))
+
+
+op("i0_", method=True, function=False)(inplace_method("i0"))

@@ -14,6 +14,7 @@ import numpy as np
 
 from ember.autograd.function import Function
 from ember.ops._promotion import to_floating
+from ember.ops.inplace import inplace_method
 from ember.ops.op import op, primitive
 
 # B_2, B_4, ..., B_20
@@ -226,3 +227,10 @@ def polygamma(n, input):
 
 
 op("polygamma", method=True, function=False)(lambda self, n: polygamma(n, self))
+
+# PyTorch's in-place forms
+for _name in ("lgamma", "digamma"):
+    op(f"{_name}_", method=True, function=False)(inplace_method(_name))
+op("polygamma_", method=True, function=False)(
+    inplace_method("polygamma", lambda self, n: polygamma(n, self))
+)

@@ -16,6 +16,7 @@ from ember.backend import xp_of
 from ember.ops._promotion import cast, promote_pair, to_floating
 from ember.ops.elementwise import _erf, _erfc
 from ember.ops.gamma import lgamma
+from ember.ops.inplace import inplace_method
 from ember.ops.op import op, primitive
 from ember.tensor.registry import lookup
 from ember.tensor.tensor import Tensor
@@ -235,3 +236,8 @@ def mvlgamma(input, p):
                            f"{(p - 1) / 2}")
     terms = lookup("stack")([lgamma(x - j / 2) for j in range(p)]).sum(0)
     return terms + p * (p - 1) / 4 * math.log(math.pi)
+
+
+# PyTorch's in-place forms (sinc_ and xlogy_ come with the other in-place ops)
+for _name in ("erfinv", "logit"):
+    op(f"{_name}_", method=True, function=False)(inplace_method(_name))
