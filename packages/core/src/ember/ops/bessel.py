@@ -72,6 +72,12 @@ class _Bessel(Function):
         return out
 
 
+def _over_x(out, x):
+    """``out / x`` for ``out`` = (scaled) I1, with its limit 1/2 at x = 0."""
+    zero = x == 0
+    return (out / x.masked_fill(zero, 1.0)).masked_fill(zero, 0.5)
+
+
 @primitive("i0")
 class I0(_Bessel):
     @staticmethod
@@ -87,10 +93,7 @@ class I1(_Bessel):
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
-        # I1' = I0 - I1 / x, which is 1/2 at x = 0
-        zero = x == 0
-        ratio = (out / x.masked_fill(zero, 1.0)).masked_fill(zero, 0.5)
-        return grad * (I0.apply(x) - ratio)
+        return grad * (I0.apply(x) - _over_x(out, x))  # I1' = I0 - I1 / x
 
 
 @primitive("i0e")
@@ -111,9 +114,7 @@ class I1e(_Bessel):
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors  # (e^-|x| I1)' = e^-|x| (I0 - I1 / x) - sign(x) e^-|x| I1
-        zero = x == 0
-        ratio = (out / x.masked_fill(zero, 1.0)).masked_fill(zero, 0.5)
-        return grad * (I0e.apply(x) - ratio - x.sign() * out)
+        return grad * (I0e.apply(x) - _over_x(out, x) - x.sign() * out)
 
 
 @op("i0", method=True)
