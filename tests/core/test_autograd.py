@@ -302,7 +302,7 @@ def test_graph_is_released_after_backward():
 
 def _modify_in_place(tensor, value):
     """What an in-place op does: change the memory, bump the version counter."""
-    tensor.data[...] = value
+    tensor._array[...] = value
     tensor._bump_version()
 
 
@@ -328,7 +328,7 @@ def test_modifying_a_view_of_a_saved_tensor_raises():
     x = leaf([1.0, 2.0])
     w = ember.tensor([3.0, 4.0], dtype=ember.float64)
     loss = (x * w).sum()
-    view = as_view(ember.Tensor(w.data[:1]), w)
+    view = as_view(ember.Tensor(w._array[:1]), w)
     _modify_in_place(view, 7.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()

@@ -113,7 +113,7 @@ def test_as_tensor_shares_when_it_can():
 
 def test_numpy_and_array_protocol():
     t = ember.tensor([[1.0, 2.0]])
-    assert t.numpy() is t.data
+    assert t.numpy() is t._array
     assert np.asarray(t).ctypes.data == t.data_ptr()
     assert np.asarray(t, dtype=np.float64).dtype == np.float64
     w = ember.ones(2, requires_grad=True)

@@ -76,9 +76,9 @@ class MaxWithIndex(Function):
 
     @staticmethod
     def forward(ctx, x):
-        index = x.data.argmax(axis=-1)
-        values = ember.Tensor(np.take_along_axis(x.data, index[..., None], -1)[..., 0])
-        positions = ember.Tensor(index.astype(x.data.dtype))
+        index = x.detach().numpy().argmax(axis=-1)
+        values = ember.Tensor(np.take_along_axis(x.detach().numpy(), index[..., None], -1)[..., 0])
+        positions = ember.Tensor(index.astype(x.detach().numpy().dtype))
         ctx.mark_non_differentiable(positions)
         ctx.index = index
         ctx.shape = x.shape
@@ -87,7 +87,7 @@ class MaxWithIndex(Function):
     @staticmethod
     def backward(ctx, grad_values, grad_positions):
         grad = np.zeros(ctx.shape)
-        np.put_along_axis(grad, ctx.index[..., None], grad_values.data[..., None], -1)
+        np.put_along_axis(grad, ctx.index[..., None], grad_values.numpy()[..., None], -1)
         return ember.Tensor(grad)
 
 

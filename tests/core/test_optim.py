@@ -15,7 +15,7 @@ STEPS = 5
 
 
 def host(tensor):
-    return to_device(tensor.data, CPU)
+    return to_device(tensor._array, CPU)
 
 
 # ---- numpy references, written from the documented algorithms -----------------------------------
@@ -155,23 +155,23 @@ def test_param_groups_use_their_own_options():
     for g_a, g_b in zip(grads_a, grads_b):
         a.grad, b.grad = ember.tensor(g_a), ember.tensor(g_b)
         opt.step()
-    np.testing.assert_allclose(a.data, list(ref_sgd(start_a, grads_a, lr=0.1))[-1], rtol=1e-12)
+    np.testing.assert_allclose(a._array, list(ref_sgd(start_a, grads_a, lr=0.1))[-1], rtol=1e-12)
     np.testing.assert_allclose(
-        b.data, list(ref_sgd(start_b, grads_b, lr=0.5, momentum=0.9))[-1], rtol=1e-12
+        b._array, list(ref_sgd(start_b, grads_b, lr=0.5, momentum=0.9))[-1], rtol=1e-12
     )
 
 
 def test_step_updates_in_place_bumps_version_and_skips_params_without_grad():
     p = ember.ones(3, requires_grad=True)
     idle = ember.ones(2, requires_grad=True)
-    array = p.data
+    array = p._array
     opt = optim.Adam([p, idle], lr=0.1)
     p.grad = ember.ones(3)
     version = p._share_version()[0]
     opt.step()
-    assert p.data is array and p._version[0] == version + 1
-    assert not np.array_equal(p.data, np.ones(3))
-    assert np.array_equal(idle.data, np.ones(2)) and idle not in opt.state
+    assert p._array is array and p._version[0] == version + 1
+    assert not np.array_equal(p._array, np.ones(3))
+    assert np.array_equal(idle._array, np.ones(2)) and idle not in opt.state
     assert p.grad_fn is None and p.requires_grad
 
 
@@ -189,7 +189,7 @@ def test_closure_runs_with_grad_enabled_and_returns_loss():
     with ember.no_grad():
         loss = opt.step(closure)
     assert loss.item() == 5.0
-    np.testing.assert_allclose(p.data, [0.5, -1.0])  # p - 0.25 * 2p
+    np.testing.assert_allclose(p._array, [0.5, -1.0])  # p - 0.25 * 2p
 
 
 def test_zero_grad():
@@ -198,7 +198,7 @@ def test_zero_grad():
     p.grad = ember.ones(2)
     grad = p.grad
     opt.zero_grad(set_to_none=False)
-    assert p.grad is grad and np.array_equal(grad.data, np.zeros(2))
+    assert p.grad is grad and np.array_equal(grad._array, np.zeros(2))
     opt.zero_grad()
     assert p.grad is None
 
@@ -236,10 +236,10 @@ def test_defaults_and_repr():
 def test_adagrad_creates_state_up_front():
     p = ember.ones(2, requires_grad=True)
     opt = optim.Adagrad([p], initial_accumulator_value=0.3)
-    assert np.array_equal(opt.state[p]["sum"].data, np.full(2, 0.3, np.float32))
+    assert np.array_equal(opt.state[p]["sum"]._array, np.full(2, 0.3, np.float32))
     q = ember.ones(1, requires_grad=True)
     opt.add_param_group({"params": [q], "initial_accumulator_value": 0.7})
-    assert np.allclose(opt.state[q]["sum"].data, 0.7)
+    assert np.allclose(opt.state[q]["sum"]._array, 0.7)
 
 
 # ---- state dicts ---------------------------------------------------------------------------------

@@ -341,7 +341,7 @@ def test_in_place_fills(device):
 
 def test_in_place_fill_of_a_view_writes_through_and_bumps_versions():
     base = ember.zeros(2, 3)
-    row = as_view(ember.Tensor(base.data[1]), base)  # what base[1] returns
+    row = as_view(ember.Tensor(base._array[1]), base)  # what base[1] returns
     row.uniform_(5.0, 6.0)
     assert (base.numpy()[0] == 0).all() and (base.numpy()[1] >= 5).all()
     assert base._version[0] == row._version[0] == 1

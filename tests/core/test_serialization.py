@@ -31,7 +31,7 @@ def round_trip(obj, **load_kwargs):
 def assert_same_tensor(loaded, original):
     assert isinstance(loaded, ember.Tensor)
     assert loaded.dtype is original.dtype and loaded.shape == original.shape
-    assert to_device(loaded.data, CPU).tobytes() == to_device(original.data, CPU).tobytes()
+    assert to_device(loaded._array, CPU).tobytes() == to_device(original._array, CPU).tobytes()
     assert not loaded.requires_grad and loaded.grad_fn is None
 
 
@@ -100,18 +100,18 @@ def test_views_and_non_contiguous_tensors():
              "row": ember.from_numpy(base[1])}
     loaded = round_trip(views)
     for name, view in views.items():
-        assert np.array_equal(loaded[name].data, view.data)
+        assert np.array_equal(loaded[name]._array, view._array)
         assert loaded[name].shape == view.shape
 
 
 def test_shared_storage_loads_as_copies_and_one_object_stays_one():
     base = ember.from_numpy(np.zeros(4, dtype=np.float32))
-    view = ember.from_numpy(base.data[1:3])
+    view = ember.from_numpy(base._array[1:3])
     loaded = round_trip({"base": base, "view": view, "again": base})
-    loaded["base"].data[1] = 5.0
-    assert loaded["view"].data[0] == 0.0  # independent copies: the view did not change
+    loaded["base"]._array[1] = 5.0
+    assert loaded["view"]._array[0] == 0.0  # independent copies: the view did not change
     assert loaded["again"] is loaded["base"]
-    loaded["view"].data[:] = 1.0  # and writable
+    loaded["view"]._array[:] = 1.0  # and writable
 
 
 def test_requires_grad_is_dropped():
@@ -158,7 +158,7 @@ def test_map_location(device):
     assert round_trip(tensor, map_location=record).device == CPU
     assert seen == [(CPU, location)]
     moved = round_trip(tensor, map_location=lambda storage, loc: storage.to(device))
-    assert moved.device == device and np.array_equal(to_device(moved.data, CPU), np.arange(4))
+    assert moved.device == device and np.array_equal(to_device(moved._array, CPU), np.arange(4))
     with pytest.raises(TypeError, match="expected a Tensor or None"):
         round_trip(tensor, map_location=lambda storage, loc: "cpu")
     with pytest.raises(TypeError, match="map_location must be"):

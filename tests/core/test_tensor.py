@@ -164,4 +164,4 @@ def test_hash_and_identity():
 def test_wrapping_an_array_does_not_copy():
     array = np.ones(3)
     t = ember.Tensor(array)
-    assert t.data is array and not t.requires_grad and t.grad is None and t.grad_fn is None
+    assert t._array is array and not t.requires_grad and t.grad is None and t.grad_fn is None

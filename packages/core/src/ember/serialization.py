@@ -105,7 +105,7 @@ class _Encoder:
     def _store_tensor(self, tensor: Tensor, path: str) -> str:
         name = self._names_by_id.get(id(tensor))
         if name is None:
-            name = self._store(to_device(tensor.data, CPU), path)
+            name = self._store(to_device(tensor._array, CPU), path)
             self._names_by_id[id(tensor)] = name
         return name
 
@@ -294,12 +294,13 @@ def _placer(map_location):
 
 
 def _moved(tensor: Tensor, device: Device) -> Tensor:
-    if device_of(tensor.data) == device:
+    if device_of(tensor._array) == device:
         return tensor
-    return Tensor(to_device(tensor.data, device))
+    return Tensor(to_device(tensor._array, device))
 
 
-def load(f, map_location=None):
+def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
+         **pickle_load_args):
     """Loads an object saved by :func:`save`.
 
     Args:
@@ -308,6 +309,10 @@ def load(f, map_location=None):
             a dict from saved location to device (``{"cuda:1": "cuda:0"}``; unmapped locations
             are kept), or a callable ``(cpu_tensor, saved_location)`` returning a tensor (or
             None to keep the CPU tensor).
+        pickle_module, weights_only, mmap, pickle_load_args: PyTorch's arguments, accepted so
+            that ported calls run. Ember never unpickles: loading is always what PyTorch calls
+            ``weights_only=True``, so ``weights_only=False``, a ``pickle_module`` or pickle
+            arguments raise ValueError. ``mmap`` is accepted and changes nothing.
 
     Returns:
         The object, with tensors that do not require grad.
@@ -316,6 +321,7 @@ def load(f, map_location=None):
         RuntimeError: when ``f`` is not an Ember checkpoint (truncated, corrupt, a plain
             safetensors file, a pickle or zip from ``torch.save`` ...); the message names ``f``.
     """
+    _check_no_pickle(weights_only, pickle_module, pickle_load_args)
     place = _placer(map_location)
     if hasattr(f, "read"):
         source = repr(getattr(f, "name", f))
@@ -339,6 +345,21 @@ def load(f, map_location=None):
             f"ember.load({source}): corrupt Ember checkpoint: unreadable structure ({error})"
         ) from None
     return _Decoder(arrays, place, source).decode(structure)
+
+
+def _check_no_pickle(weights_only, pickle_module, pickle_load_args) -> None:
+    asked = []
+    if weights_only is False:
+        asked.append("weights_only=False")
+    if pickle_module is not None:
+        asked.append("pickle_module")
+    asked += [f"{name}=..." for name in pickle_load_args]
+    if asked:
+        raise ValueError(
+            f"ember.load: {', '.join(asked)} asks for unpickling, which Ember never does (a "
+            "checkpoint cannot run code): Ember checkpoints hold tensors, numbers, strings, "
+            "lists and dicts, and always load as with weights_only=True"
+        )
 
 
 def _read_metadata(data: bytes, source: str) -> dict:

@@ -52,7 +52,7 @@ class Function(_Function):
         needs = tuple(isinstance(a, Tensor) and a._rg for a in args)
         ctx.needs_input_grad = needs
         first = next((a for a in args if isinstance(a, Tensor)), None)
-        ctx.xp = xp_of(first.data) if first is not None else np
+        ctx.xp = xp_of(first._array) if first is not None else np
         previous = _state._grad_enabled
         _state._grad_enabled = False
         try:
@@ -80,7 +80,7 @@ def _connect(ctx, args, outputs):
             continue
         node = arg.grad_fn if arg.grad_fn is not None else accumulator(arg)
         edges.append((node, arg._output_nr if arg.grad_fn is not None else 0))
-        shapes.append(arg.data.shape)
+        shapes.append(arg._array.shape)
         generation = max(generation, node.generation)
     ctx.next_functions = tuple(edges)
     ctx.shapes = tuple(shapes)
@@ -93,9 +93,9 @@ def _connect(ctx, args, outputs):
             wrapped.append(out)
             meta.append(None)
             continue
-        differentiable = out.data.dtype.kind == "f" and not any(out is n for n in non_diff)
-        wrapped.append(Tensor(out.data, True, ctx, index) if differentiable else out)
-        meta.append((out.data.shape, out.data.dtype))
+        differentiable = out._array.dtype.kind == "f" and not any(out is n for n in non_diff)
+        wrapped.append(Tensor(out._array, True, ctx, index) if differentiable else out)
+        meta.append((out._array.shape, out._array.dtype))
     ctx._num_outputs = len(raw)
     ctx._out_meta = meta
     saved = ctx._saved
@@ -112,7 +112,7 @@ def _pack(item, args, raw, wrapped):
             return (arg, arg._version[0] if arg._version is not None else 0)
     for index, out in enumerate(raw):
         if item is out:
-            return _SavedOutput(item.data, index, wrapped[index]._share_version())
+            return _SavedOutput(item._array, index, wrapped[index]._share_version())
     return item.detach()
 
 

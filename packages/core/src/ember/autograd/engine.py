@@ -39,19 +39,19 @@ def _initial_grads(outputs, grad_outputs, op_name):
                 "a grad_fn"
             )
         if grad is None:
-            if out.data.size != 1:
+            if out._array.size != 1:
                 raise RuntimeError(
                     f"{op_name}: grad can be implicitly created only for scalar outputs (got an "
-                    f"output of shape {tuple(out.data.shape)}); pass gradient= explicitly"
+                    f"output of shape {tuple(out._array.shape)}); pass gradient= explicitly"
                 )
-            grad = Tensor(xp_of(out.data).ones_like(out.data))
+            grad = Tensor(xp_of(out._array).ones_like(out._array))
         elif not isinstance(grad, Tensor):
             raise TypeError(f"{op_name}: gradient must be a Tensor, got {type(grad).__name__}")
-        elif grad.data.shape != out.data.shape:
+        elif grad._array.shape != out._array.shape:
             raise RuntimeError(
                 f"{op_name}: mismatch in shape: grad_output[{index}] has a shape of "
-                f"{tuple(grad.data.shape)} and output[{index}] has a shape of "
-                f"{tuple(out.data.shape)}"
+                f"{tuple(grad._array.shape)} and output[{index}] has a shape of "
+                f"{tuple(out._array.shape)}"
             )
         grads.append(grad)
     return grads
@@ -93,7 +93,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     counter = 0
     for out, grad in zip(outputs, grads):
         node, nr = _root_node(out)
-        grad = grad.data if arrays else grad
+        grad = grad._array if arrays else grad
         slots = pending.get(node)
         if slots is None:
             slots = pending[node] = [None] * node._num_outputs
@@ -201,8 +201,8 @@ def _sum_arrays(summed: dict, current, grad):
 
 def _unwrap(results):
     if results.__class__ is tuple:
-        return tuple([None if g is None else g.data for g in results])
-    return None if results is None else results.data
+        return tuple([None if g is None else g._array for g in results])
+    return None if results is None else results._array
 
 
 def _run_pre_hooks(hooks, node_grads, arrays) -> None:
@@ -215,7 +215,7 @@ def _run_pre_hooks(hooks, node_grads, arrays) -> None:
             replaced = hook(grad)
             if replaced is not None:
                 grad = replaced
-        node_grads[nr] = grad.data if arrays else grad
+        node_grads[nr] = grad._array if arrays else grad
 
 
 def _fill_missing(node, node_grads, arrays):
@@ -237,21 +237,21 @@ def _accumulate(node: AccumulateGrad, grad, arrays: bool, owned: bool) -> None:
     if leaf is None:
         return
     if not arrays:  # create_graph: the gradient keeps its own graph
-        if grad.data.dtype != leaf.data.dtype:
+        if grad._array.dtype != leaf._array.dtype:
             grad = grad.to(leaf.dtype)
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
         return
-    if grad.dtype != leaf.data.dtype:
-        grad = grad.astype(leaf.data.dtype)
+    if grad.dtype != leaf._array.dtype:
+        grad = grad.astype(leaf._array.dtype)
     existing = leaf.grad
     if existing is None:
         # A copy unless the engine made it: the array may be shared with other gradients or be
         # a read-only broadcast view.
         leaf.grad = _wrap(grad if owned else grad.copy())
     elif existing._rg:
-        leaf.grad = _wrap(existing.data + grad)
+        leaf.grad = _wrap(existing._array + grad)
     else:
-        existing.data += grad
+        existing._array += grad
         existing._bump_version()
 
 
@@ -259,7 +259,7 @@ def _check_nan(node, results, arrays) -> None:
     for index, grad in enumerate(results):
         if grad is None:
             continue
-        array = grad if arrays else grad.data
+        array = grad if arrays else grad._array
         if array.dtype.kind == "f" and bool(node.xp.isnan(array).any()):
             trace = node._trace or "(the forward ran before anomaly detection was enabled)\n"
             raise RuntimeError(

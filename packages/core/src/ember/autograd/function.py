@@ -73,7 +73,7 @@ def accumulator(tensor: Tensor) -> AccumulateGrad:
 
 
 def _device_error(cls, inputs):
-    devices = ", ".join(str(device_of(t.data)) for t in inputs)
+    devices = ", ".join(str(device_of(t._array)) for t in inputs)
     return RuntimeError(
         f"{cls.name}: expected all tensors to be on the same device, but found tensors on "
         f"{devices}"
@@ -126,8 +126,8 @@ class Function:
             if kind is tuple:  # (input tensor, its version when saved)
                 tensor, version = item
                 if tensor._version is not None and tensor._version[0] != version:
-                    raise _modified_error(self, tensor.data, tensor._version[0], version)
-                result.append(tensor if as_tensors else tensor.data)
+                    raise _modified_error(self, tensor._array, tensor._version[0], version)
+                result.append(tensor if as_tensors else tensor._array)
             elif kind is _SavedOutput:
                 if item.counter[0] != item.version:
                     raise _modified_error(self, item.array, item.counter[0], item.version)
@@ -149,7 +149,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **attrs):
         a = inputs[0]
-        first = a.data
+        first = a._array
         xp = np if first.__class__ is _ndarray else xp_of(first)
         count = len(inputs)
         if count == 1:
@@ -158,20 +158,20 @@ class Function:
             arrays = (first,)
         elif count == 2:
             b = inputs[1]
-            if b.data.__class__ is not first.__class__:
+            if b._array.__class__ is not first.__class__:
                 raise _device_error(cls, inputs)
             if _grad_enabled and (a._rg or b._rg):
                 return _record(cls, inputs, attrs, xp, (a._rg, b._rg))
-            arrays = (first, b.data)
+            arrays = (first, b._array)
         else:
             for t in inputs:
-                if t.data.__class__ is not first.__class__:
+                if t._array.__class__ is not first.__class__:
                     raise _device_error(cls, inputs)
             if _grad_enabled:
                 needs = tuple([t._rg for t in inputs])
                 if True in needs:
                     return _record(cls, inputs, attrs, xp, needs)
-            arrays = [t.data for t in inputs]
+            arrays = [t._array for t in inputs]
         ctx = _NO_GRAD_CTX
         ctx.xp = xp
         try:
@@ -213,7 +213,7 @@ def _record(cls, inputs, attrs, xp, needs):
     node.xp = xp
     node.needs_input_grad = needs
     node.attrs = attrs
-    arrays = [t.data for t in inputs]
+    arrays = [t._array for t in inputs]
     try:
         out = cls.forward(node, *arrays, **attrs)
     except ValueError as error:
@@ -223,7 +223,7 @@ def _record(cls, inputs, attrs, xp, needs):
         edge = _edge(a)
         node.next_functions = (edge,)
         node.generation = edge[0].generation + 1
-        node.shapes = (a.data.shape,)
+        node.shapes = (a._array.shape,)
     else:
         edges = [_edge(t) if need else None for t, need in zip(inputs, needs)]
         generation = 0
@@ -278,7 +278,7 @@ def _pack_saved(saved, inputs, arrays, outputs, result):
                 if item is array:
                     out_tensor = result[index] if type(result) is tuple else result
                     packed.append(
-                        _SavedOutput(out_tensor.data, index, out_tensor._share_version())
+                        _SavedOutput(out_tensor._array, index, out_tensor._share_version())
                     )
                     break
             else:
@@ -288,7 +288,7 @@ def _pack_saved(saved, inputs, arrays, outputs, result):
 
 def _forward_error(cls, inputs, error):
     """A numpy/cupy ValueError (shapes that don't broadcast ...) restated with the op's name."""
-    described = ", ".join(f"{tuple(t.data.shape)} {t.data.dtype}" for t in inputs)
+    described = ", ".join(f"{tuple(t._array.shape)} {t._array.dtype}" for t in inputs)
     return RuntimeError(f"{cls.name}: {error} (inputs: {described})")
 
 

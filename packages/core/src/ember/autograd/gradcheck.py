@@ -18,13 +18,14 @@ class GradcheckError(RuntimeError):
 
 
 def _outputs(fn, inputs):
-    return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor) and o.data.dtype.kind == "f"]
+    outputs = _as_tuple(fn(*inputs))
+    return [o for o in outputs if isinstance(o, Tensor) and o._array.dtype.kind == "f"]
 
 
 def _flat_outputs(fn, inputs):
     """All differentiable outputs of ``fn`` flattened into one float64 numpy vector."""
     outs = _outputs(fn, inputs)
-    arrays = [np.asarray(o.data.get() if hasattr(o.data, "get") else o.data, dtype=np.float64)
+    arrays = [np.asarray(o._array.get() if hasattr(o._array, "get") else o._array, dtype=np.float64)
               for o in outs]
     return np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
 
@@ -35,7 +36,7 @@ def _to_host(array):
 
 def _check_inputs(inputs):
     for index, t in enumerate(inputs):
-        if isinstance(t, Tensor) and t._rg and t.data.dtype != np.float64:
+        if isinstance(t, Tensor) and t._rg and t._array.dtype != np.float64:
             raise GradcheckError(
                 f"gradcheck: input {index} requiring grad is {t.dtype}; gradients are checked "
                 "in float64 only (finite differences in float32 are too coarse)"
@@ -46,15 +47,15 @@ def _numerical_directional(fn, inputs, direction, eps):
     """(f(x + eps*u) - f(x - eps*u)) / 2eps for u spread over the differentiable inputs."""
     for t, u in zip(inputs, direction):
         if u is not None:
-            t.data += eps * u
+            t._array += eps * u
     plus = _flat_outputs(fn, inputs)
     for t, u in zip(inputs, direction):
         if u is not None:
-            t.data -= 2 * eps * u
+            t._array -= 2 * eps * u
     minus = _flat_outputs(fn, inputs)
     for t, u in zip(inputs, direction):
         if u is not None:
-            t.data += eps * u
+            t._array += eps * u
     return (plus - minus) / (2 * eps)
 
 
@@ -64,17 +65,17 @@ def _analytical_vjp(fn, inputs, targets, weights):
     grad_outputs = []
     offset = 0
     for out in outs:
-        size = out.data.size
-        chunk = weights[offset:offset + size].reshape(out.data.shape)
+        size = out._array.size
+        chunk = weights[offset:offset + size].reshape(out._array.shape)
         offset += size
-        xp_array = out.data.__class__
+        xp_array = out._array.__class__
         grad_outputs.append(Tensor(chunk if xp_array is np.ndarray else _device_like(out, chunk)))
     wanted = [o for o in outs if o._rg]
     if not wanted:
         return [None] * len(targets)
     kept = [g for o, g in zip(outs, grad_outputs) if o._rg]
     found = autograd_grad(wanted, targets, kept, allow_unused=True)
-    return [None if g is None else _to_host(g.data).astype(np.float64) for g in found]
+    return [None if g is None else _to_host(g._array).astype(np.float64) for g in found]
 
 
 def _device_like(tensor, array):
@@ -100,7 +101,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
         raise GradcheckError("gradcheck: no input requires grad")
     rng = np.random.default_rng(seed)
     out_size = _flat_outputs(fn, inputs).size
-    in_size = sum(t.data.size for t in targets)
+    in_size = sum(t._array.size for t in targets)
     if fast_mode is None:
         fast_mode = in_size * out_size > full_limit * full_limit or in_size > full_limit
     if out_size == 0 or in_size == 0:
@@ -109,7 +110,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
         probes = 4
         for _ in range(probes):
             v = rng.standard_normal(out_size)
-            direction = [rng.standard_normal(t.data.shape)
+            direction = [rng.standard_normal(t._array.shape)
                          if isinstance(t, Tensor) and t._rg else None for t in inputs]
             direction = [_place(d, t) for d, t in zip(direction, inputs)]
             numerical = float(_numerical_directional(fn, inputs, direction, eps) @ v)
@@ -124,12 +125,12 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
                              f"{analytical!r} vs numerical {numerical!r}")
         return True
     for position, target in enumerate(targets):
-        size = target.data.size
+        size = target._array.size
         numerical = np.zeros((size, out_size))
         for k in range(size):
             unit = np.zeros(size)
             unit[k] = 1.0
-            direction = [_place(unit.reshape(target.data.shape), t) if t is target else None
+            direction = [_place(unit.reshape(target._array.shape), t) if t is target else None
                          for t in inputs]
             numerical[k] = _numerical_directional(fn, inputs, direction, eps)
         analytical = np.zeros((size, out_size))
@@ -144,7 +145,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
             return _fail(
                 raise_exception,
                 f"Jacobian mismatch for input {_index_of(inputs, target)} (shape "
-                f"{tuple(target.data.shape)}) at (input element, output element) {worst}: "
+                f"{tuple(target._array.shape)}) at (input element, output element) {worst}: "
                 f"analytical {analytical[worst]!r} vs numerical {numerical[worst]!r}\n"
                 f"analytical:\n{analytical}\nnumerical:\n{numerical}",
             )
@@ -156,7 +157,7 @@ def _index_of(inputs, target):
 
 
 def _place(array, tensor):
-    if array is None or not isinstance(tensor, Tensor) or tensor.data.__class__ is np.ndarray:
+    if array is None or not isinstance(tensor, Tensor) or tensor._array.__class__ is np.ndarray:
         return array
     return _device_like(tensor, array)
 
@@ -180,7 +181,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: flo
     rng = np.random.default_rng(seed + 1)
     if grad_outputs is None:
         grad_outputs = tuple(
-            Tensor(_place(np.asarray(rng.standard_normal(o.data.shape)), o), requires_grad=True)
+            Tensor(_place(np.asarray(rng.standard_normal(o._array.shape)), o), requires_grad=True)
             for o in outs
         )
     grad_outputs = _as_tuple(grad_outputs)

@@ -63,11 +63,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for index, (tensor, value) in enumerate(zip(inputs, found)):
         if value is None:
             if materialize_grads:
-                value = Tensor(tensor.data * 0)
+                value = Tensor(tensor._array * 0)
             elif not allow_unused:
                 raise RuntimeError(
                     f"grad: one of the differentiated Tensors (input {index}, shape "
-                    f"{tuple(tensor.data.shape)}) appears to not have been used in the graph. "
+                    f"{tuple(tensor._array.shape)}) appears to not have been used in the graph. "
                     "Set allow_unused=True if this is the desired behavior."
                 )
         elif not create_graph:

@@ -1,6 +1,13 @@
 """The backend: devices, array modules (numpy | cupy) and per-device random generators."""
 
-from ember.backend.arrays import grouped_matmul, index_add, masked, pin_memory
+from ember.backend.arrays import (
+    accumulate,
+    grouped_matmul,
+    index_add,
+    index_reduce,
+    masked,
+    pin_memory,
+)
 from ember.backend.device import (
     CPU,
     Device,
@@ -17,6 +24,7 @@ from ember.backend.random import Generator, default_generator, manual_seed_all
 
 __all__ = [
     "CPU",
+    "accumulate",
     "Device",
     "Generator",
     "array_module",
@@ -28,6 +36,7 @@ __all__ = [
     "device_of",
     "grouped_matmul",
     "index_add",
+    "index_reduce",
     "manual_seed_all",
     "masked",
     "pin_memory",

@@ -15,6 +15,52 @@ def index_add(target, index, values) -> None:
         cupy.add.at(target, index, values)
 
 
+def accumulate(name: str, array, axis: int):
+    """The running ``name`` ufunc (``"maximum"``, ``"minimum"``, ``"logaddexp"`` ...) along
+    ``axis``: numpy's ``ufunc.accumulate``; on cupy a doubling scan of whole-array steps
+    (log2(n) of them), which needs nothing beyond the ufunc itself."""
+    if type(array) is np.ndarray:
+        return getattr(np, name).accumulate(array, axis=axis)
+    import cupy
+
+    return doubling_scan(getattr(cupy, name), array, axis)
+
+
+def doubling_scan(ufunc, array, axis: int):
+    """Inclusive scan of an associative binary ``ufunc`` along ``axis`` (Hillis-Steele: after
+    the step of width w every element holds the reduction of the 2w elements up to it)."""
+    out = array.copy()
+    n = array.shape[axis]
+    step = 1
+    while step < n:
+        head = [slice(None)] * array.ndim
+        tail = list(head)
+        head[axis], tail[axis] = slice(step, None), slice(None, n - step)
+        out[tuple(head)] = ufunc(out[tuple(head)], out[tuple(tail)])
+        step *= 2
+    return out
+
+
+def index_reduce(target, index, values, reduce: str) -> None:
+    """``target[index] = reduce(target[index], values)`` in place, repeated indices included;
+    ``reduce`` is ``"add"``, ``"multiply"``, ``"maximum"`` or ``"minimum"``."""
+    if type(target) is np.ndarray:
+        getattr(np, reduce).at(target, index, values)
+        return
+    import cupyx
+
+    scatter = {"add": cupyx.scatter_add, "maximum": cupyx.scatter_max,
+               "minimum": cupyx.scatter_min}.get(reduce)
+    if scatter is not None:
+        scatter(target, index, values)
+        return
+    import cupy  # no scatter-multiply kernel in cupy: reduce on the host
+
+    host = cupy.asnumpy(target)
+    np.multiply.at(host, tuple(cupy.asnumpy(i) for i in index), cupy.asnumpy(values))
+    target[...] = cupy.asarray(host)
+
+
 def masked(condition, values):
     """``where(condition, values, 0)`` for a float array ``values``.
 

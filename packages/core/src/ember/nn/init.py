@@ -72,12 +72,12 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _normal_array(tensor: Tensor, shape: tuple, generator):
     """Standard normal draws of ``tensor``'s dtype and device, as an array."""
-    return randn(shape, generator=generator, dtype=tensor.dtype, device=tensor.device).data
+    return randn(shape, generator=generator, dtype=tensor.dtype, device=tensor.device)._array
 
 
 def _write(tensor: Tensor, values) -> Tensor:
     """Stores ``values`` into ``tensor`` in place (no graph), recording the change."""
-    tensor.data[...] = values
+    tensor._array[...] = values
     tensor._bump_version()
     return tensor
 
@@ -132,9 +132,9 @@ def eye_(tensor: Tensor) -> Tensor:
     """Fills a 2-D ``tensor`` with the identity (ones on the diagonal, zeros elsewhere)."""
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    tensor.data[...] = 0
-    diagonal = xp_of(tensor.data).arange(min(tensor.shape))
-    tensor.data[diagonal, diagonal] = 1
+    tensor._array[...] = 0
+    diagonal = xp_of(tensor._array).arange(min(tensor.shape))
+    tensor._array[diagonal, diagonal] = 1
     tensor._bump_version()
     return tensor
 
@@ -148,11 +148,11 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     if tensor.shape[0] % groups != 0:
         raise ValueError("dim 0 must be divisible by groups")
     channels = min(out_per_group, tensor.shape[1])
-    tensor.data[...] = 0
+    tensor._array[...] = 0
     centre = tuple(size // 2 for size in tensor.shape[2:])
     for group in range(groups):
         for channel in range(channels):
-            tensor.data[(group * out_per_group + channel, channel) + centre] = 1
+            tensor._array[(group * out_per_group + channel, channel) + centre] = 1
     tensor._bump_version()
     return tensor
 

@@ -32,7 +32,7 @@ class Parameter(Tensor):
             raise TypeError(
                 f"Parameter: data must be a Tensor, got {type(data).__name__}"
             )
-        super().__init__(data.data)
+        super().__init__(data._array)
         self._version = data._share_version()
         if requires_grad:
             self.requires_grad_(True)
@@ -44,12 +44,12 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         # copy.deepcopy of a model keeps parameters as Parameters with their flag.
-        return (Parameter, (Tensor(self.data), self._rg))
+        return (Parameter, (Tensor(self._array), self._rg))
 
     def __deepcopy__(self, memo):
-        copied = Parameter(Tensor(self.data.copy()), self._rg)
+        copied = Parameter(Tensor(self._array.copy()), self._rg)
         if self.grad is not None:
-            copied.grad = Tensor(self.grad.data.copy())
+            copied.grad = Tensor(self.grad._array.copy())
         memo[id(self)] = copied
         return copied
 
@@ -66,6 +66,6 @@ class Buffer(Tensor):
     def __init__(self, data: Tensor, *, persistent: bool = True) -> None:
         if not isinstance(data, Tensor):
             raise TypeError(f"Buffer: data must be a Tensor, got {type(data).__name__}")
-        super().__init__(data.data)
+        super().__init__(data._array)
         self._version = data._share_version()
         self.persistent = persistent

@@ -14,7 +14,7 @@ _SCALAR_CATEGORY = {bool: 0, int: 1, float: 2}
 
 def cast(tensor: Tensor, numpy_dtype) -> Tensor:
     """``tensor.to(dtype)`` by numpy dtype, differentiable; itself when already that dtype."""
-    if tensor.data.dtype == numpy_dtype:
+    if tensor._array.dtype == numpy_dtype:
         return tensor
     from ember.ops.conversion import ToDtype
 
@@ -45,7 +45,7 @@ def scalar_operand(a: Tensor, scalar, op_name: str):
                 f"{op_name}: unsupported operand type {type(scalar).__name__}; expected a Tensor "
                 "or a Python number"
             )
-    if category > _CATEGORY[a.data.dtype.kind]:
+    if category > _CATEGORY[a._array.dtype.kind]:
         a = cast(a, dtypes.get_default_dtype().numpy if category == 2 else np.int64)
     return a, scalar
 
@@ -62,6 +62,6 @@ def tensor_operand(value, like: Tensor, op_name: str) -> Tensor:
 
 def to_floating(a: Tensor) -> Tensor:
     """Integer and bool tensors become the default float dtype (for exp, sqrt, true division)."""
-    if a.data.dtype.kind == "f":
+    if a._array.dtype.kind == "f":
         return a
     return cast(a, dtypes.get_default_dtype().numpy)

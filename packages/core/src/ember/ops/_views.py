@@ -25,7 +25,7 @@ def as_view(result: Tensor, base: Tensor) -> Tensor:
     result._base = root
     result._version = base._share_version()
     # Only views that can carry gradients need their history refreshed after an in-place change.
-    if fn_state._grad_enabled and result.data.dtype.kind == "f":
+    if fn_state._grad_enabled and result._array.dtype.kind == "f":
         _register(root, result)
     return result
 
@@ -98,7 +98,7 @@ def geometry(view: Tensor, root: Tensor) -> dict | None:
     RuntimeError for layouts an in-place update of the base cannot be expressed over. A
     broadcast (stride 0) dimension gets size 1 in the region: expand it to ``view``'s shape.
     """
-    data, base = view.data, root.data
+    data, base = view._array, root._array
     if data.size == 0 or base.size == 0:
         return None
     itemsize = base.itemsize
@@ -209,7 +209,7 @@ class StridedScatter(Function):
         needs = ctx.needs_input_grad
         grad_a = grad_src = None
         if needs[0]:
-            zeros = Tensor(ctx.xp.zeros(attrs["size"], dtype=grad.data.dtype))
+            zeros = Tensor(ctx.xp.zeros(attrs["size"], dtype=grad._array.dtype))
             grad_a = StridedScatter.apply(grad, zeros, **attrs)
         if needs[1]:
             attrs.pop("inplace")

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+_POSITIVE = ("kernel_size", "stride", "dilation")  # the others (padding ...) must be >= 0
+
 
 def pair(value, name: str, op_name: str) -> tuple:
-    """An int or a pair of ints as a pair."""
+    """An int or a pair of ints as a pair, checked as PyTorch checks window arguments: kernel
+    size, stride and dilation above zero, paddings not negative (RuntimeError otherwise)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    value = tuple(value)
-    if len(value) == 1:
-        value = value * 2
-    if len(value) != 2 or not all(isinstance(v, int) for v in value):
-        raise ValueError(f"{op_name}: {name} must be an int or a pair of ints, got {value!r}")
+        value = (value, value)
+    else:
+        value = tuple(value)
+        if len(value) == 1:
+            value = value * 2
+        if len(value) != 2 or not all(isinstance(v, int) for v in value):
+            raise ValueError(f"{op_name}: {name} must be an int or a pair of ints, got "
+                             f"{value!r}")
+    if name in _POSITIVE:
+        if min(value) <= 0:
+            raise RuntimeError(f"{op_name}: {name} must be greater than zero, but got "
+                               f"{name}={value}")
+    elif min(value) < 0:
+        raise RuntimeError(f"{op_name}: negative {name} is not supported, but got {name}={value}")
     return value
 
 

@@ -276,15 +276,15 @@ class Remainder(Function):
 
 def _binary(prim, scalar_prim, a, b, name):
     if isinstance(b, Tensor):
-        if a.data.dtype is not b.data.dtype:
+        if a._array.dtype is not b._array.dtype:
             a, b = promote_pair(a, b)
         return prim.apply(a, b)
     if scalar_prim is not None and isinstance(b, (int, float)):
-        if b.__class__ is not float or a.data.dtype.kind != "f":
+        if b.__class__ is not float or a._array.dtype.kind != "f":
             a, b = scalar_operand(a, b, name)
         return scalar_prim.apply(a, other=b)
     b = b if isinstance(b, Tensor) else _operand(b, a, name)
-    if a.data.dtype is not b.data.dtype:
+    if a._array.dtype is not b._array.dtype:
         a, b = promote_pair(a, b)
     return prim.apply(a, b)
 
@@ -293,7 +293,7 @@ def _operand(value, like, name):
     """A non-Tensor operand as a Tensor; Python numbers become 0-d tensors of the promoted dtype."""
     if isinstance(value, (int, float)):
         promoted, value = scalar_operand(like, value, name)
-        return Tensor(xp_of(promoted.data).asarray(value, dtype=promoted.data.dtype))
+        return Tensor(xp_of(promoted._array).asarray(value, dtype=promoted._array.dtype))
     return tensor_operand(value, like, name)
 
 
@@ -372,7 +372,7 @@ def float_power(input, exponent):
 
 @op("neg", method=("neg", "negative", "__neg__"))
 def neg(input):
-    if input.data.dtype.kind == "b":
+    if input._array.dtype.kind == "b":
         raise RuntimeError(
             "neg: negation, the `-` operator, on a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead."
@@ -390,7 +390,7 @@ def floor_divide(input, other):
     input, other = _as_tensor_first(input, other, "floor_divide")
     if not isinstance(other, Tensor):
         other = _operand(other, input, "floor_divide")
-    if input.data.dtype is not other.data.dtype:
+    if input._array.dtype is not other._array.dtype:
         input, other = promote_pair(input, other)
     return FloorDivide.apply(input, other)
 
@@ -400,7 +400,7 @@ def remainder(input, other):
     input, other = _as_tensor_first(input, other, "remainder")
     if not isinstance(other, Tensor):
         other = _operand(other, input, "remainder")
-    if input.data.dtype is not other.data.dtype:
+    if input._array.dtype is not other._array.dtype:
         input, other = promote_pair(input, other)
     return Remainder.apply(input, other)
 
@@ -435,26 +435,26 @@ def _rmod(self, other):
 
 
 def _add_fast(self, other):
-    if isinstance(other, Tensor) and self.data.dtype is other.data.dtype:
+    if isinstance(other, Tensor) and self._array.dtype is other._array.dtype:
         return Add.apply(self, other)
     return _binary(Add, AddScalar, self, other, "add")
 
 
 def _mul_fast(self, other):
-    if isinstance(other, Tensor) and self.data.dtype is other.data.dtype:
+    if isinstance(other, Tensor) and self._array.dtype is other._array.dtype:
         return Mul.apply(self, other)
     return _binary(Mul, MulScalar, self, other, "mul")
 
 
 def _sub_fast(self, other):
-    if isinstance(other, Tensor) and self.data.dtype is other.data.dtype:
+    if isinstance(other, Tensor) and self._array.dtype is other._array.dtype:
         return Sub.apply(self, other)
     return sub(self, other)
 
 
 def _div_fast(self, other):
-    if (isinstance(other, Tensor) and self.data.dtype is other.data.dtype
-            and self.data.dtype.kind == "f"):
+    if (isinstance(other, Tensor) and self._array.dtype is other._array.dtype
+            and self._array.dtype.kind == "f"):
         return Div.apply(self, other)
     return div(self, other)
 

@@ -60,7 +60,7 @@ def _comparison(name: str, compare, operator_name: str, aliases=()):
         return _binary(prim, scalar_prim, input, other, name)
 
     def method(self, other):
-        if other.__class__ is Tensor and self.data.dtype is other.data.dtype:
+        if other.__class__ is Tensor and self._array.dtype is other._array.dtype:
             return prim.apply(self, other)
         if not isinstance(other, _OPERAND_TYPES):
             return NotImplemented
@@ -89,7 +89,7 @@ def equal(input, other) -> bool:
     if tuple(input.shape) != tuple(other.shape):
         return False
     input, other = tensor_pair(input, other, "equal")
-    return bool(eq(input, other).data.all())
+    return bool(eq(input, other)._array.all())
 
 
 IsClose = _predicate(
@@ -107,8 +107,8 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     Both tensors must have the same dtype, as in PyTorch.
     """
     if not isinstance(other, Tensor):
-        other = cast(tensor_operand(other, input, "isclose"), input.data.dtype)
-    if input.data.dtype != other.data.dtype:
+        other = cast(tensor_operand(other, input, "isclose"), input._array.dtype)
+    if input._array.dtype != other._array.dtype:
         raise RuntimeError(
             f"isclose: expected both inputs to have the same dtype, got {input.dtype} and "
             f"{other.dtype}"
@@ -120,7 +120,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 @op("allclose", method=True)
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     """True if ``isclose`` holds everywhere (shapes broadcast)."""
-    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan)._array.all())
 
 
 # ---- logical and bitwise ---------------------------------------------------------------------
@@ -166,7 +166,7 @@ def logical_not(input):
 
 def _check_integral(name, *tensors):
     for t in tensors:
-        if t.data.dtype.kind == "f":
+        if t._array.dtype.kind == "f":
             raise RuntimeError(
                 f"{name}: expected bool or integer tensors, got "
                 + " and ".join(str(u.dtype) for u in tensors)
@@ -253,7 +253,7 @@ class NanToNum(Elementwise):
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """NaN becomes ``nan``, +inf ``posinf`` and -inf ``neginf`` (by default the largest and
     smallest finite values of the dtype); integer tensors come back as a copy."""
-    if input.data.dtype.kind != "f":
+    if input._array.dtype.kind != "f":
         return Clone.apply(input)
     return NanToNum.apply(input, nan=float(nan), posinf=posinf, neginf=neginf)
 
@@ -281,7 +281,7 @@ class Where(Elementwise):
 def _where_operand(value, condition, numpy_dtype):
     if isinstance(value, Tensor):
         return cast(value, numpy_dtype)
-    return Tensor(xp_of(condition.data).asarray(value, dtype=numpy_dtype))
+    return Tensor(xp_of(condition._array).asarray(value, dtype=numpy_dtype))
 
 
 @op("where")
@@ -297,13 +297,13 @@ def where(condition, input=None, other=None):
     """
     if input is None and other is None:
         return lookup("nonzero")(condition, as_tuple=True)
-    if condition.data.dtype.kind != "b":
+    if condition._array.dtype.kind != "b":
         raise RuntimeError(
             f"where: expected condition to be a bool tensor, but got a tensor with dtype "
             f"{condition.dtype}"
         )
     if input.__class__ is Tensor and other.__class__ is Tensor \
-            and input.data.dtype is other.data.dtype:
+            and input._array.dtype is other._array.dtype:
         return Where.apply(condition, input, other)
     operands = [v if isinstance(v, (Tensor, int, float)) else tensor_operand(v, condition, "where")
                 for v in (input, other)]
@@ -430,7 +430,7 @@ def clamp(input, min=None, max=None):  # noqa: A002  (PyTorch's names)
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensors(input, min, max)
-    if input.data.dtype.kind != "f":  # a float bound lifts an integer tensor, as in arithmetic
+    if input._array.dtype.kind != "f":  # a float bound lifts an integer tensor, as in arithmetic
         bounds = [b for b in (min, max) if b is not None]
         input = cast(input, dtypes.result_type(input, *bounds).numpy)
     return Clamp.apply(input, min=min, max=max)

@@ -327,10 +327,17 @@ def _check(op_name, x: Tensor, weight: Tensor, dims: int, groups: int, transpose
             f"{op_name}: input of shape {tuple(x.shape)} has {channels} channels but weight of "
             f"shape {tuple(weight.shape)} with groups={groups} expects {expected}"
         )
+    if min(weight.shape[2:]) <= 0:
+        raise RuntimeError(
+            f"{op_name}: kernel size must be greater than zero, but got weight of shape "
+            f"{tuple(weight.shape)}"
+        )
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+        raise RuntimeError(f"{op_name}: non-positive groups is not supported, got {groups!r}")
     count = weight.shape[1] * groups if transposed else weight.shape[0]
     if count % groups:
         raise RuntimeError(f"{op_name}: output channels {count} not divisible by groups={groups}")
-    if x.data.dtype != weight.data.dtype:
+    if x._array.dtype != weight._array.dtype:
         raise RuntimeError(
             f"{op_name}: input ({x.dtype}) and weight ({weight.dtype}) must have the same dtype"
         )
@@ -408,6 +415,9 @@ def _pad_extra(input: Tensor, extra_h: int, extra_w: int) -> Tensor:
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation: input (N, C, L) or (C, L), weight (O, C / groups, k)."""
     _check("conv1d", input, weight, 1, groups)
+    for name, value in (("stride", stride), ("dilation", dilation)) + (
+            () if isinstance(padding, str) else (("padding", padding),)):
+        pair(value, name, "conv1d")  # checked here so that errors name conv1d
     if not isinstance(padding, str):
         padding = (0, padding if isinstance(padding, int) else padding[0])
     stride = (1, stride if isinstance(stride, int) else stride[0])

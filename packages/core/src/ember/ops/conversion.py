@@ -55,7 +55,7 @@ class Clone(Function):
 @op("contiguous", method=True, function=False)
 def contiguous(self, memory_format=None):
     """Itself when C-contiguous, else a contiguous copy."""
-    if self.data.flags.c_contiguous:
+    if self._array.flags.c_contiguous:
         return self
     return Clone.apply(self)
 
@@ -95,11 +95,11 @@ def to(self, *args, **kwargs):
     result = self
     if device is not None:
         device = Device(device)
-        if device_of(self.data) != device:
+        if device_of(self._array) != device:
             result = ToDevice.apply(result, device=device)
     if dtype is not None:
         target = dtypes.to_dtype(dtype).numpy
-        if result.data.dtype != target:
+        if result._array.dtype != target:
             result = ToDtype.apply(result, dtype=target)
     if copy and result is self:
         result = Clone.apply(self)
@@ -108,7 +108,7 @@ def to(self, *args, **kwargs):
 
 def _caster(dtype):
     def cast(self, memory_format=None):
-        if self.data.dtype == dtype.numpy:
+        if self._array.dtype == dtype.numpy:
             return self
         return ToDtype.apply(self, dtype=dtype.numpy)
 

@@ -297,7 +297,7 @@ def absolute(input):
 @op("sign", method=True)
 def sign(input):
     """-1, 0 or 1 by the sign of each element (a bool tensor is its own sign)."""
-    if input.data.dtype.kind == "b":
+    if input._array.dtype.kind == "b":
         return Clone.apply(input)
     return Sign.apply(input)
 
@@ -306,7 +306,7 @@ def _rounding(prim):
     """floor/ceil/trunc: integer tensors are already whole, so they come back as a copy."""
 
     def function(input):
-        if input.data.dtype.kind != "f":
+        if input._array.dtype.kind != "f":
             return Clone.apply(input)
         return prim.apply(input)
 
@@ -324,7 +324,7 @@ fix = op("fix", method=True)(trunc)
 @op("round", method=True)
 def round(input, *, decimals=0):  # noqa: A001  (PyTorch's name)
     """Rounds half to even (as PyTorch and numpy do), at ``decimals`` decimal places."""
-    if input.data.dtype.kind != "f" and decimals >= 0:
+    if input._array.dtype.kind != "f" and decimals >= 0:
         return Clone.apply(input)
     return Round.apply(input, decimals=int(decimals))
 
@@ -332,7 +332,7 @@ def round(input, *, decimals=0):  # noqa: A001  (PyTorch's name)
 @op("frac", method=True)
 def frac(input):
     """The fractional part ``x - trunc(x)``, with the sign of ``x``."""
-    if input.data.dtype.kind != "f":
+    if input._array.dtype.kind != "f":
         raise RuntimeError(f"frac: expected a floating point tensor, got {input.dtype}")
     return Frac.apply(input)
 
@@ -340,7 +340,7 @@ def frac(input):
 @op("square", method=True)
 def square(input):
     """``input * input``; integers stay integer (a bool tensor squares in int64 as in PyTorch)."""
-    if input.data.dtype.kind == "b":
+    if input._array.dtype.kind == "b":
         input = cast(input, np.int64)
     return input * input
 
@@ -353,7 +353,7 @@ def tensor_pair(input, other, name: str) -> tuple:
     input, other = _as_tensor_first(input, other, name)
     if not isinstance(other, Tensor):
         other = _operand(other, input, name)
-    if input.data.dtype is not other.data.dtype:
+    if input._array.dtype is not other._array.dtype:
         input, other = promote_pair(input, other)
     return input, other
 

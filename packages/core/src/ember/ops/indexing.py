@@ -139,7 +139,7 @@ class IndexPut(Function):
         needs = ctx.needs_input_grad
         grad_a = grad_value = None
         if needs[0]:
-            zero = Tensor(ctx.xp.zeros((), dtype=grad.data.dtype))
+            zero = Tensor(ctx.xp.zeros((), dtype=grad._array.dtype))
             grad_a = IndexPut.apply(grad, zero, *indices, basic=basic, adv=adv)
         if needs[1]:
             grad_value = _fit_value(Index.apply(grad, *indices, basic=basic, adv=adv), ctx)
@@ -201,7 +201,7 @@ def _classify(item):
     if isinstance(item, (int, np.integer)):
         return "int", int(item), 1
     if isinstance(item, Tensor):
-        array = item.data
+        array = item._array
     elif isinstance(item, (list, tuple, np.ndarray)) or hasattr(item, "__cuda_array_interface__"):
         array = np.asarray(item) if isinstance(item, (list, tuple)) else item
         if array.size == 0 and array.dtype.kind == "f":  # an empty list indexes nothing
@@ -241,7 +241,7 @@ def check_bounds(array, size: int, dim: int, error=IndexError, prefix: str = "")
 
 def parse_key(tensor: Tensor, key):
     """Splits ``key`` into (basic key, advanced key or None, index arrays)."""
-    data = tensor.data
+    data = tensor._array
     xp = xp_of(data)
     items = key if key.__class__ is tuple else (key,)
     entries = [_classify(item) for item in items]
@@ -334,7 +334,7 @@ def getitem(self: Tensor, key) -> Tensor:
         try:
             return as_view(Index.apply(self, basic=key, adv=None), self)
         except IndexError as error:
-            raise _restated(error, self.data.ndim) from None
+            raise _restated(error, self._array.ndim) from None
     basic, adv, indices = parse_key(self, key)
     out = Index.apply(self, *indices, basic=basic, adv=adv)
     return as_view(out, self) if adv is None else out
@@ -344,10 +344,10 @@ def _value_tensor(value, self: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         if value.device != self.device:
             value = value.to(self.device)
-        return cast(value, self.data.dtype)
-    xp = xp_of(self.data)
+        return cast(value, self._array.dtype)
+    xp = xp_of(self._array)
     try:
-        return Tensor(xp.asarray(value, dtype=self.data.dtype))
+        return Tensor(xp.asarray(value, dtype=self._array.dtype))
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"can't assign a {type(value).__name__} to a {self.dtype} tensor ({error})"
@@ -359,8 +359,8 @@ def _writes_itself(self: Tensor, basic, value: Tensor) -> bool:
     root = self._base if self._base is not None else self
     if value._base is not root:
         return False
-    region = self.data[_as_view_key(basic)]
-    return (region.shape == value.data.shape and region.strides == value.data.strides
+    region = self._array[_as_view_key(basic)]
+    return (region.shape == value._array.shape and region.strides == value._array.strides
             and Tensor(region).data_ptr() == value.data_ptr())
 
 
@@ -378,7 +378,7 @@ def setitem(self: Tensor, key, value) -> None:
     try:
         apply_inplace(self, put, (value, *indices), saves_self=False, any_cast=True)
     except IndexError as error:
-        raise _restated(error, self.data.ndim) from None
+        raise _restated(error, self._array.ndim) from None
 
 
 Tensor.__getitem__ = getitem
@@ -398,12 +398,12 @@ def index_put(input, indices, values, accumulate: bool = False):
         return out
     basic, adv, index_tensors = _split(input, tuple(indices))
     values = _value_tensor(values, input)
-    region = input.data[_as_view_key(basic)]
+    region = input._array[_as_view_key(basic)]
     if adv is not None:
-        region = region[_fill(adv, [t.data for t in index_tensors])]
-    if values.data.shape != region.shape:
+        region = region[_fill(adv, [t._array for t in index_tensors])]
+    if values._array.shape != region.shape:
         values = values.expand(region.shape)
-    added = IndexEmbed.apply(values, *index_tensors, shape=input.data.shape, basic=basic, adv=adv)
+    added = IndexEmbed.apply(values, *index_tensors, shape=input._array.shape, basic=basic, adv=adv)
     return input + added
 
 
@@ -418,18 +418,18 @@ def index_put_(self, indices, values, accumulate: bool = False):
 
 
 def _broadcast_pair(input: Tensor, mask: Tensor, name: str):
-    if mask.data.dtype != np.bool_:
+    if mask._array.dtype != np.bool_:
         raise RuntimeError(f"{name}: expected BoolTensor for mask, got {mask.dtype}")
     try:
-        shape = np.broadcast_shapes(input.data.shape, mask.data.shape)
+        shape = np.broadcast_shapes(input._array.shape, mask._array.shape)
     except ValueError:
         raise RuntimeError(
-            f"{name}: the shape of the mask {list(mask.data.shape)} must be broadcastable with "
-            f"the shape of the input {list(input.data.shape)}"
+            f"{name}: the shape of the mask {list(mask._array.shape)} must be broadcastable with "
+            f"the shape of the input {list(input._array.shape)}"
         ) from None
-    if input.data.shape != shape:
+    if input._array.shape != shape:
         input = input.expand(shape)
-    if mask.data.shape != shape:
+    if mask._array.shape != shape:
         mask = mask.expand(shape)
     return input, mask
 
@@ -438,7 +438,7 @@ def _broadcast_pair(input: Tensor, mask: Tensor, name: str):
 def masked_select(input, mask):
     """The elements of ``input`` where ``mask`` (broadcast together) is True, as a 1-D tensor."""
     input, mask = _broadcast_pair(input, mask, "masked_select")
-    if input.data.ndim == 0:
+    if input._array.ndim == 0:
         input, mask = input.reshape(1), mask.reshape(1)
     return getitem(input, mask)
 
@@ -469,9 +469,9 @@ def nonzero(input, *, as_tuple: bool = False):
     positions = NonZero.apply(input)
     if not as_tuple:
         return positions
-    if input.data.ndim == 0:
-        return (Tensor(xp_of(input.data).zeros(positions.data.shape[0], dtype=np.int64)),)
-    return tuple(Tensor(positions.data[:, d].copy()) for d in range(input.data.ndim))
+    if input._array.ndim == 0:
+        return (Tensor(xp_of(input._array).zeros(positions._array.shape[0], dtype=np.int64)),)
+    return tuple(Tensor(positions._array[:, d].copy()) for d in range(input._array.ndim))
 
 
 @op("argwhere", method=True)

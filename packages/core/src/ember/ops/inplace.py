@@ -40,7 +40,7 @@ def check_cast(result_dtype, self: Tensor) -> None:
 
 
 def _check_writable(self: Tensor) -> None:
-    data = self.data
+    data = self._array
     if 0 in data.strides and any(s == 0 and n > 1 for s, n in zip(data.strides, data.shape)):
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
@@ -73,15 +73,15 @@ def _recording(self: Tensor, args) -> bool:
 
 def _conform(result: Tensor, self: Tensor, any_cast: bool) -> Tensor:
     """``result`` checked against ``self``'s shape, and cast to its dtype (differentiably)."""
-    if result.data.shape != self.data.shape:
+    if result._array.shape != self._array.shape:
         raise RuntimeError(
-            f"output with shape {list(self.data.shape)} doesn't match the broadcast shape "
-            f"{list(result.data.shape)}"
+            f"output with shape {list(self._array.shape)} doesn't match the broadcast shape "
+            f"{list(result._array.shape)}"
         )
-    if result.data.dtype != self.data.dtype:
+    if result._array.dtype != self._array.dtype:
         if not any_cast:
             check_cast(result.dtype, self)
-        result = cast(result, self.data.dtype)
+        result = cast(result, self._array.dtype)
     return result
 
 
@@ -105,8 +105,8 @@ def apply_inplace(self: Tensor, compute, args=(), saves_self: bool = True,
             _record_view(self, root, where, compute, args, any_cast)
         return self
     result = _conform(compute(self, *args), self, any_cast)
-    if result.data is not self.data:
-        self.data[...] = result.data
+    if result._array is not self._array:
+        self._array[...] = result._array
     self._bump_version()
     return self
 
@@ -122,17 +122,17 @@ def _substitute(args, self, old) -> tuple:
 
 
 def _record_plain(self, compute, args, saves_self, any_cast) -> None:
-    old = _stand_in(self, self.data.copy() if saves_self else self.data)
+    old = _stand_in(self, self._array.copy() if saves_self else self._array)
     result = _conform(compute(old, *_substitute(args, self, old)), self, any_cast)
-    if result.data is not self.data:
-        self.data[...] = result.data
+    if result._array is not self._array:
+        self._array[...] = result._array
     _rebase(self, result)
     self._bump_version()
     _refresh_views(self)
 
 
 def _record_view(self, root, where, compute, args, any_cast) -> None:
-    old_root = _stand_in(root, root.data)
+    old_root = _stand_in(root, root._array)
     old = StridedView.apply(old_root, **where)  # a copy: the region is overwritten below
     result = _conform(compute(old, *_substitute(args, self, old)), self, any_cast)
     new_root = StridedScatter.apply(old_root, result, inplace=True, **where)
@@ -162,8 +162,8 @@ def _refresh_views(root: Tensor, changed: Tensor | None = None) -> None:
             continue  # a dtype-reinterpreting view carries no gradient
         if where is not None:
             region = StridedView.apply(root, **where)
-            if where["size"] != view.data.shape:
-                region = region.expand(view.data.shape)
+            if where["size"] != view._array.shape:
+                region = region.expand(view._array.shape)
             _rebase(view, region)
 
 
@@ -197,7 +197,7 @@ def inplace_method(name: str, fn=None, saves_self: bool = True):
 def _operand(other, self: Tensor, name: str):
     """``other`` as a Tensor on ``self``'s device, or as a Python number."""
     if isinstance(other, Tensor):
-        if other.data.__class__ is not self.data.__class__ and other.data.ndim == 0:
+        if other._array.__class__ is not self._array.__class__ and other._array.ndim == 0:
             return other.to(self.device)
         return other
     if isinstance(other, (bool, int, float)):
@@ -239,10 +239,10 @@ def _arithmetic(name: str, ufunc_name: str, saves_self: bool):
                 or _recording(self, (other,))):
             return general(self, other, **kwargs)
         _check_writable(self)
-        data = self.data
+        data = self._array
         kind = data.dtype.kind
         if isinstance(other, Tensor):
-            array = other.data
+            array = other._array
             if array.__class__ is not data.__class__:
                 raise RuntimeError(
                     f"{name}_: expected all tensors to be on the same device, but found tensors "
@@ -342,9 +342,9 @@ class Overwrite(Function):
 
 def _overwrite(self: Tensor, value: Tensor) -> Tensor:
     def compute(a, b):
-        b = cast(b, a.data.dtype)
-        if b.data.shape != a.data.shape:
-            b = b.expand(a.data.shape)
+        b = cast(b, a._array.dtype)
+        if b._array.shape != a._array.shape:
+            b = b.expand(a._array.shape)
         return Overwrite.apply(a, b)
 
     return apply_inplace(self, compute, (value,), saves_self=False, any_cast=True)
@@ -354,19 +354,19 @@ def _overwrite(self: Tensor, value: Tensor) -> Tensor:
 def fill_(self, value):
     """Fills ``self`` with ``value`` (a number or a 0-d tensor, whose gradient is the sum)."""
     if isinstance(value, Tensor):
-        if value.data.ndim:
+        if value._array.ndim:
             raise RuntimeError(
                 "fill_ only supports 0-dimension value tensor but got tensor with "
-                f"{value.data.ndim} dimensions."
+                f"{value._array.ndim} dimensions."
             )
         return _overwrite(self, _operand(value, self, "fill_"))
     if not _recording(self, ()):
         _check_writable(self)
-        self.data.fill(value)
+        self._array.fill(value)
         self._bump_version()
         return self
-    xp = xp_of(self.data)
-    return _overwrite(self, Tensor(xp.asarray(value, dtype=self.data.dtype)))
+    xp = xp_of(self._array)
+    return _overwrite(self, Tensor(xp.asarray(value, dtype=self._array.dtype)))
 
 
 @op("zero_", method=True, function=False)
@@ -384,12 +384,12 @@ def copy_(self, src, non_blocking: bool = False):
     if src.device != self.device:
         src = src.to(self.device)
     try:
-        shape = np.broadcast_shapes(src.data.shape, self.data.shape)
+        shape = np.broadcast_shapes(src._array.shape, self._array.shape)
     except ValueError:
         shape = None
-    if shape != self.data.shape:
+    if shape != self._array.shape:
         raise RuntimeError(
-            f"copy_: the src tensor of shape {list(src.data.shape)} cannot be broadcast to the "
-            f"destination of shape {list(self.data.shape)}"
+            f"copy_: the src tensor of shape {list(src._array.shape)} cannot be broadcast to the "
+            f"destination of shape {list(self._array.shape)}"
         )
     return _overwrite(self, src)

@@ -150,11 +150,11 @@ def _check_tensors(tensors, op_name: str) -> None:
 
 def _uniform(tensors) -> bool:
     """Whether all tensors have the first one's dtype and number of dimensions (the fast path)."""
-    first = tensors[0].data
+    first = tensors[0]._array
     ndim, dtype = first.ndim, first.dtype
     try:
         for t in tensors:
-            data = t.data
+            data = t._array
             if data.ndim != ndim or data.dtype != dtype:
                 return False
     except AttributeError:
@@ -164,9 +164,9 @@ def _uniform(tensors) -> bool:
 
 def _size_error(tensors, axis: int, op_name: str):
     """PyTorch's error for the first size that differs outside ``axis``, or None."""
-    first = tensors[0].data.shape
+    first = tensors[0]._array.shape
     for index, t in enumerate(tensors):
-        for d, (n, m) in enumerate(zip(first, t.data.shape)):
+        for d, (n, m) in enumerate(zip(first, t._array.shape)):
             if d != axis and n != m:
                 return RuntimeError(
                     f"{op_name}(): Sizes of tensors must match except in dimension {axis}. "
@@ -190,7 +190,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
     if not _uniform(tensors):
         tensors = _prepare_cat(tensors)
-    ndim = tensors[0].data.ndim
+    ndim = tensors[0]._array.ndim
     if ndim == 0:
         raise RuntimeError("cat(): zero-dimensional tensor (at position 0) cannot be concatenated")
     axis = dim if 0 <= dim < ndim else normalize_dim(dim, ndim, "cat")
@@ -206,19 +206,19 @@ def cat(tensors, dim: int = 0) -> Tensor:
 def _prepare_cat(tensors) -> list:
     """Drops legacy 1-d empty tensors, checks dimensions and promotes dtypes."""
     _check_tensors(tensors, "cat")
-    kept = [t for t in tensors if t.data.shape != (0,)] or [tensors[0]]
-    ndim = kept[0].data.ndim
+    kept = [t for t in tensors if t._array.shape != (0,)] or [tensors[0]]
+    ndim = kept[0]._array.ndim
     for index, t in enumerate(kept):
-        if t.data.ndim == 0:
+        if t._array.ndim == 0:
             raise RuntimeError(
                 f"cat(): zero-dimensional tensor (at position {index}) cannot be concatenated"
             )
-        if t.data.ndim != ndim:
+        if t._array.ndim != ndim:
             raise RuntimeError(
                 f"cat(): Tensors must have same number of dimensions: got {ndim} and "
-                f"{t.data.ndim}"
+                f"{t._array.ndim}"
             )
-    if len({t.data.dtype for t in tensors}) > 1:
+    if len({t._array.dtype for t in tensors}) > 1:
         # Skipped empty tensors still take part in the promotion, as in PyTorch.
         target = dtypes.result_type(*tensors).numpy
         kept = [cast(t, target) for t in kept]
@@ -250,7 +250,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
     if not _uniform(tensors):
         _check_tensors(tensors, "stack")
         tensors = promote_all(tensors)
-    shape = tensors[0].data.shape
+    shape = tensors[0]._array.shape
     ndim = len(shape) + 1
     axis = dim + ndim if -ndim <= dim < 0 else dim
     if not 0 <= axis < ndim:
@@ -259,10 +259,10 @@ def stack(tensors, dim: int = 0) -> Tensor:
         return Stack.apply(*tensors, axis=axis)
     except RuntimeError:
         for index, t in enumerate(tensors):
-            if t.data.shape != shape:
+            if t._array.shape != shape:
                 raise RuntimeError(
                     f"stack expects each tensor to be equal size, but got {list(shape)} at entry "
-                    f"0 and {list(t.data.shape)} at entry {index}"
+                    f"0 and {list(t._array.shape)} at entry {index}"
                 ) from None
         raise
 
@@ -271,7 +271,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
 def hstack(tensors) -> Tensor:
     """Concatenates along the first dimension of 1-d tensors, else the second."""
     tensors = [_as_1d(t) for t in tensors]
-    return cat(tensors, 0 if tensors and tensors[0].data.ndim == 1 else 1)
+    return cat(tensors, 0 if tensors and tensors[0]._array.ndim == 1 else 1)
 
 
 @op("vstack")
@@ -295,7 +295,7 @@ def dstack(tensors) -> Tensor:
 @op("column_stack")
 def column_stack(tensors) -> Tensor:
     """Columns side by side: 0-d and 1-d tensors of N elements count as (N, 1)."""
-    columns = [t.reshape(t.data.size, 1) if t.data.ndim <= 1 else t for t in tensors]
+    columns = [t.reshape(t._array.size, 1) if t._array.ndim <= 1 else t for t in tensors]
     return cat(columns, 1)
 
 
@@ -303,7 +303,7 @@ def column_stack(tensors) -> Tensor:
 
 
 def _split_axis(input: Tensor, dim: int, op_name: str) -> int:
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if ndim == 0:
         raise RuntimeError(f"{op_name}() expects at least a 1-dimensional tensor")
     return dim if 0 <= dim < ndim else normalize_dim(dim, ndim, op_name)
@@ -322,7 +322,7 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         [(2,), (2,), (1,)]
     """
     axis = _split_axis(tensor, dim, "split")
-    length = tensor.data.shape[axis]
+    length = tensor._array.shape[axis]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size < 0:
@@ -353,7 +353,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     axis = _split_axis(input, dim, "chunk")
-    length = input.data.shape[axis]
+    length = input._array.shape[axis]
     if length == 0:
         return _split_sizes(input, (0,) * chunks, axis)
     size = -(-length // chunks)
@@ -365,7 +365,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
     """numpy's ``array_split``: ``sections`` nearly equal pieces, or pieces between ``indices``."""
     axis = _split_axis(input, dim, "tensor_split")
-    length = input.data.shape[axis]
+    length = input._array.shape[axis]
     if isinstance(indices_or_sections, Tensor):
         indices_or_sections = indices_or_sections.tolist()
     if isinstance(indices_or_sections, int):
@@ -392,7 +392,7 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
 @op("unbind", method=True)
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """Every slice along ``dim``, with that dimension removed (views)."""
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if ndim == 0:
         raise IndexError("unbind(): Dimension specified as 0 but tensor has no dimensions")
     axis = dim if 0 <= dim < ndim else normalize_dim(dim, ndim, "unbind")
@@ -402,11 +402,11 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
 @op("narrow", method=True)
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     """The view ``input[..., start:start + length, ...]`` along ``dim``; ``start`` may be < 0."""
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     axis = normalize_dim(dim, ndim, "narrow")
-    size = input.data.shape[axis]
+    size = input._array.shape[axis]
     start, length = int(start), int(length)
     if not -size <= start <= size:
         raise IndexError(

@@ -75,7 +75,7 @@ class Matmul(Function):
 
 
 def _same_dtype(name: str, a: Tensor, b: Tensor) -> None:
-    if a.data.dtype is not b.data.dtype and a.data.dtype != b.data.dtype:
+    if a._array.dtype is not b._array.dtype and a._array.dtype != b._array.dtype:
         raise RuntimeError(
             f"{name}: expected both operands to have the same dtype, but got {a.dtype} and "
             f"{b.dtype}"
@@ -100,13 +100,13 @@ def _check_shapes(name: str, a_shape: tuple, b_shape: tuple) -> None:
 
 
 def _matmul(name: str, a: Tensor, b: Tensor) -> Tensor:
-    a_shape, b_shape = a.data.shape, b.data.shape
+    a_shape, b_shape = a._array.shape, b._array.shape
     a_nd, b_nd = len(a_shape), len(b_shape)
     if a_nd == 0 or b_nd == 0:
         raise RuntimeError(
             f"{name}: both arguments need to be at least 1D, but they are {a_nd}D and {b_nd}D"
         )
-    if a.data.dtype is not b.data.dtype:
+    if a._array.dtype is not b._array.dtype:
         _same_dtype(name, a, b)
     _check_shapes(name, a_shape, b_shape)
     if a_nd > 1 and b_nd > 1:
@@ -115,7 +115,7 @@ def _matmul(name: str, a: Tensor, b: Tensor) -> Tensor:
     rows = a if a_nd > 1 else a.reshape(1, a_shape[0])
     cols = b if b_nd > 1 else b.reshape(b_shape[0], 1)
     out = Matmul.apply(rows, cols, transpose_a=False, transpose_b=False)
-    shape = out.data.shape
+    shape = out._array.shape
     if a_nd == 1 and b_nd == 1:
         return out.reshape(())
     if a_nd == 1:
@@ -147,10 +147,10 @@ Tensor.__rmatmul__ = _rmatmul
 
 def _check_ndim(name: str, tensors: dict, ndim: int, kind: str) -> None:
     for label, tensor in tensors.items():
-        if tensor.data.ndim != ndim:
+        if tensor._array.ndim != ndim:
             raise RuntimeError(
-                f"{name}: {label} must be a {kind} ({ndim}-D), got a {tensor.data.ndim}-D tensor "
-                f"of shape {tuple(tensor.data.shape)}"
+                f"{name}: {label} must be a {kind} ({ndim}-D), got a {tensor._array.ndim}-D tensor "
+                f"of shape {tuple(tensor._array.shape)}"
             )
 
 
@@ -165,10 +165,10 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product ``(b, n, k) @ (b, k, m) -> (b, n, m)``; batch sizes must be equal."""
     _check_ndim("bmm", {"input": input, "mat2": mat2}, 3, "batch of matrices")
-    if input.data.shape[0] != mat2.data.shape[0]:
+    if input._array.shape[0] != mat2._array.shape[0]:
         raise RuntimeError(
-            f"bmm: batch sizes differ: input has shape {tuple(input.data.shape)} and mat2 "
-            f"{tuple(mat2.data.shape)}"
+            f"bmm: batch sizes differ: input has shape {tuple(input._array.shape)} and mat2 "
+            f"{tuple(mat2._array.shape)}"
         )
     return _matmul("bmm", input, mat2)
 
@@ -177,10 +177,10 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-D tensors of the same length (a 0-d result)."""
     _check_ndim("dot", {"input": input, "tensor": tensor}, 1, "vector")
-    if input.data.shape != tensor.data.shape:
+    if input._array.shape != tensor._array.shape:
         raise RuntimeError(
             f"dot: inconsistent tensor size, expected tensors of the same number of elements, "
-            f"but got {input.data.shape[0]} and {tensor.data.shape[0]}"
+            f"but got {input._array.shape[0]} and {tensor._array.shape[0]}"
         )
     return _matmul("dot", input, tensor)
 
@@ -189,7 +189,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """Outer product of two 1-D tensors: ``(n,), (m,) -> (n, m)``."""
     _check_ndim("outer", {"input": input, "vec2": vec2}, 1, "vector")
-    return input.reshape(input.data.shape[0], 1) * vec2.reshape(1, vec2.data.shape[0])
+    return input.reshape(input._array.shape[0], 1) * vec2.reshape(1, vec2._array.shape[0])
 
 
 @op("addmm", method=True)
@@ -202,6 +202,19 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tens
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * bmm(batch1, batch2)``."""
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+@op("addbmm", method=True)
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``: ``(n, p)`` from ``(b, n, m)``
+    and ``(b, m, p)``.
+
+    Example:
+        >>> ember.addbmm(ember.zeros(2, 2), ember.ones(3, 2, 4), ember.ones(3, 4, 2))
+        tensor([[12., 12.],
+                [12., 12.]])
+    """
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
 
 
 def _scaled_sum(input, product, beta, alpha):
@@ -217,7 +230,7 @@ def _scaled_sum(input, product, beta, alpha):
 
 def _as_matrix(t: Tensor) -> Tensor:
     """``(*, n)`` flattened to ``(prod(*), n)``: itself when already 2-D."""
-    shape = t.data.shape
+    shape = t._array.shape
     if len(shape) == 2:
         return t
     return t.reshape(math.prod(shape[:-1]), shape[-1])
@@ -249,8 +262,8 @@ class Linear(Function):
         grad_x = grad_w = grad_b = None
         if needs[0]:
             grad_x = Matmul.apply(grad_rows, weight, transpose_a=False, transpose_b=False)
-            if grad_x.data.shape != x.data.shape:
-                grad_x = grad_x.reshape(x.data.shape)
+            if grad_x._array.shape != x._array.shape:
+                grad_x = grad_x.reshape(x._array.shape)
         if needs[1]:
             grad_w = Matmul.apply(grad_rows, _as_matrix(x), transpose_a=True, transpose_b=False)
         if len(needs) > 2 and needs[2]:
@@ -285,22 +298,22 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> ember.linear(ember.ones(2, 3), ember.ones(4, 3), ember.zeros(4)).shape
         (2, 4)
     """
-    dtype = input.data.dtype
-    if weight.data.dtype is not dtype or (bias is not None and bias.data.dtype is not dtype):
+    dtype = input._array.dtype
+    if weight._array.dtype is not dtype or (bias is not None and bias._array.dtype is not dtype):
         _same_dtype("linear", input, weight)
         if bias is not None:
             _same_dtype("linear", input, bias)
-    if weight.data.ndim != 2 or input.data.ndim == 0:
+    if weight._array.ndim != 2 or input._array.ndim == 0:
         raise RuntimeError(
             f"linear: expected input (*, in_features) and a 2-D weight (out_features, "
-            f"in_features), got input {tuple(input.data.shape)} and weight "
-            f"{tuple(weight.data.shape)}"
+            f"in_features), got input {tuple(input._array.shape)} and weight "
+            f"{tuple(weight._array.shape)}"
         )
-    if input.data.shape[-1] != weight.data.shape[1]:
+    if input._array.shape[-1] != weight._array.shape[1]:
         raise RuntimeError(
-            f"linear: input {tuple(input.data.shape)} cannot be multiplied with weight "
-            f"{tuple(weight.data.shape)} transposed ({input.data.shape[-1]} != "
-            f"{weight.data.shape[1]})"
+            f"linear: input {tuple(input._array.shape)} cannot be multiplied with weight "
+            f"{tuple(weight._array.shape)} transposed ({input._array.shape[-1]} != "
+            f"{weight._array.shape[1]})"
         )
     if bias is None:
         return Linear.apply(input, weight)
@@ -321,7 +334,7 @@ class Trace(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * Tensor(ctx.xp.eye(*ctx.shape, dtype=grad.data.dtype))
+        return grad * Tensor(ctx.xp.eye(*ctx.shape, dtype=grad._array.dtype))
 
 
 @op("trace", method=True)
@@ -368,10 +381,10 @@ def _einsum_grad(index, grad, operands, terms, output):
     equation = ",".join([output, *others]) + "->" + kept
     rest = [o for j, o in enumerate(operands) if j != index]
     result = Einsum.apply(grad, *rest, equation=equation)
-    shape = operands[index].data.shape
+    shape = operands[index]._array.shape
     size = {c: shape[term.index(c)] for c in unique}
     if len(kept) < len(unique):
-        got = dict(zip(kept, result.data.shape))
+        got = dict(zip(kept, result._array.shape))
         result = result.reshape(tuple(got.get(c, 1) for c in unique))
         result = result.expand(*(got.get(c, size[c]) for c in unique))
     if len(unique) < len(term):
@@ -391,7 +404,7 @@ def _einsum_grad(index, grad, operands, terms, output):
 
 
 def _eye(like: Tensor, n: int) -> Tensor:
-    return Tensor(xp_of(like.data).eye(n, dtype=like.data.dtype))
+    return Tensor(xp_of(like._array).eye(n, dtype=like._array.dtype))
 
 
 @functools.lru_cache(maxsize=256)
@@ -469,7 +482,7 @@ def einsum(equation: str, *operands) -> Tensor:
         raise RuntimeError("einsum(): must provide at least one operand")
     first = operands[0]
     for other in operands[1:]:
-        if other.data.dtype is not first.data.dtype:
+        if other._array.dtype is not first._array.dtype:
             _same_dtype("einsum", first, other)
-    explicit = _explicit_equation(equation, tuple(o.data.shape for o in operands))
+    explicit = _explicit_equation(equation, tuple(o._array.shape for o in operands))
     return Einsum.apply(*operands, equation=explicit)

@@ -147,10 +147,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is not None:
         with no_grad():
             factor = momentum
-            running_mean.data *= 1 - factor
-            running_mean.data += factor * mean.data.reshape(-1)
-            running_var.data *= 1 - factor
-            running_var.data += factor * var.data.reshape(-1) * (count / (count - 1))
+            running_mean._array *= 1 - factor
+            running_mean._array += factor * mean._array.reshape(-1)
+            running_var._array *= 1 - factor
+            running_var._array += factor * var._array.reshape(-1) * (count / (count - 1))
             running_mean._bump_version()
             running_var._bump_version()
     return out

@@ -48,6 +48,15 @@ def _geometry(op_name, x: Tensor, kernel_size, stride, padding, dilation, ceil_m
     return kernel, stride, padding, dilation, out_hw
 
 
+def _check_1d(op_name, kernel_size, stride, padding, dilation) -> None:
+    """The 1-D pools' arguments checked before they become pairs (errors name the 1-D op)."""
+    pair(kernel_size, "kernel_size", op_name)
+    if stride is not None and stride != [] and stride != ():
+        pair(stride, "stride", op_name)
+    pair(padding, "padding", op_name)
+    pair(dilation, "dilation", op_name)
+
+
 def _needed(kernel, stride, dilation, out_hw):
     return tuple((o - 1) * s + d * (k - 1) + 1
                  for o, k, s, d in zip(out_hw, kernel, stride, dilation))
@@ -238,8 +247,9 @@ def _max_pool(input, kernel, stride, padding, dilation, out_hw, return_indices):
                                    dilation=dilation, out_hw=out_hw)
     if not return_indices:
         return values
-    indices = _flat_indices(xp_of(taps.data), taps.data, input.shape[-1], kernel, stride, padding,
-                           dilation)
+    taps_array = taps._array
+    indices = _flat_indices(xp_of(taps_array), taps_array, input.shape[-1], kernel, stride,
+                            padding, dilation)
     return values, Tensor(indices)
 
 
@@ -247,6 +257,7 @@ def _max_pool(input, kernel, stride, padding, dilation, out_hw, return_indices):
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max pooling over (N, C, L)."""
+    _check_1d("max_pool1d", kernel_size, stride, padding, dilation)
     one = lambda v: (1, v if isinstance(v, int) else v[0])  # noqa: E731
     result = max_pool2d(input.unsqueeze(-2), one(kernel_size),
                         None if stride is None else one(stride), (0, one(padding)[1]),
@@ -349,6 +360,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """Average pooling over (N, C, L)."""
+    _check_1d("avg_pool1d", kernel_size, stride, padding, 1)
     one = lambda v: (1, v if isinstance(v, int) else v[0])  # noqa: E731
     return avg_pool2d(input.unsqueeze(-2), one(kernel_size),
                       None if stride is None else one(stride), (0, one(padding)[1]), ceil_mode,
@@ -387,7 +399,7 @@ def adaptive_avg_pool2d(input, output_size):
     h, w = input.shape[-2:]
     if (oh, ow) == (1, 1):
         return input.mean(dim=(-2, -1), keepdim=True)
-    xp, dtype = xp_of(input.data), input.data.dtype
+    xp, dtype = xp_of(input._array), input._array.dtype
     rows = _averaging_matrix(xp, h, oh, dtype)
     cols = _averaging_matrix(xp, w, ow, dtype)
     return rows @ input @ cols.mT
@@ -404,8 +416,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 def _adaptive_max(input, size, return_indices):
-    xp = xp_of(input.data)
-    x = input.data
+    xp = xp_of(input._array)
+    x = input._array
     h, w = x.shape[2:]
     indices = xp.empty(x.shape[:2] + tuple(size), dtype=np.int64)
     for i, (top, bottom) in enumerate(_bins(h, size[0])):

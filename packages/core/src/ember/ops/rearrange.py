@@ -42,14 +42,14 @@ def flip(input: Tensor, *dims_args, dims=None) -> Tensor:
         tensor([3, 2, 1])
     """
     dims = _shape_arg(dims_args) if dims is None else dims
-    axes = normalize_dims(dims, input.data.ndim, "flip") if dims != () else ()
+    axes = normalize_dims(dims, input._array.ndim, "flip") if dims != () else ()
     return Flip.apply(input, axes=axes)
 
 
 @op("fliplr", method=True)
 def fliplr(input: Tensor) -> Tensor:
     """Flips the second dimension (columns) of a tensor with at least 2 dimensions."""
-    if input.data.ndim < 2:
+    if input._array.ndim < 2:
         raise RuntimeError("fliplr(): input must be >= 2-d.")
     return Flip.apply(input, axes=(1,))
 
@@ -57,7 +57,7 @@ def fliplr(input: Tensor) -> Tensor:
 @op("flipud", method=True)
 def flipud(input: Tensor) -> Tensor:
     """Flips the first dimension (rows) of a tensor with at least 1 dimension."""
-    if input.data.ndim < 1:
+    if input._array.ndim < 1:
         raise RuntimeError("flipud(): input must be >= 1-d.")
     return Flip.apply(input, axes=(0,))
 
@@ -70,7 +70,7 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
         raise RuntimeError(
             f"rot90(): expected total rotation dims == 2, but got dims = {len(dims)}"
         )
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if ndim < 2:
         raise RuntimeError(f"rot90(): expected total dims >= 2, but got total dims = {ndim}")
     first, second = (normalize_dim(d, ndim, "rot90") for d in dims)
@@ -119,7 +119,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
         raise RuntimeError(
             f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}"
         )
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     axes = tuple(normalize_dim(d, ndim, "roll") for d in dims)
     return Roll.apply(input, shifts=shifts, axes=axes if ndim else None)
 
@@ -166,10 +166,10 @@ def repeat(self: Tensor, *sizes, repeats=None) -> Tensor:
                 [1, 2, 1, 2]])
     """
     sizes = _shape_arg(sizes) if repeats is None else tuple(repeats)
-    if len(sizes) < self.data.ndim:
+    if len(sizes) < self._array.ndim:
         raise RuntimeError(
             "repeat(): Number of dimensions of repeat dims can not be smaller than number of "
-            f"dimensions of tensor (got {len(sizes)} and {self.data.ndim})"
+            f"dimensions of tensor (got {len(sizes)} and {self._array.ndim})"
         )
     if any(n < 0 for n in sizes):
         raise RuntimeError(
@@ -182,7 +182,7 @@ def repeat(self: Tensor, *sizes, repeats=None) -> Tensor:
 def tile(input: Tensor, dims) -> Tensor:
     """``repeat`` that also accepts fewer ``dims`` than the tensor has (leading ones assumed)."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    lead = input.data.ndim - len(dims)
+    lead = input._array.ndim - len(dims)
     return repeat(input, (1,) * lead + dims if lead > 0 else dims)
 
 
@@ -209,9 +209,9 @@ class Trilu(Function):
 
 
 def _triangle(input: Tensor, diagonal: int, upper: bool, op_name: str) -> Tensor:
-    if input.data.ndim < 2:
+    if input._array.ndim < 2:
         raise RuntimeError(
-            f"{op_name}: input tensor must have at least 2 dimensions (got {input.data.ndim})"
+            f"{op_name}: input tensor must have at least 2 dimensions (got {input._array.ndim})"
         )
     return Trilu.apply(input, diagonal=int(diagonal), upper=upper)
 
@@ -300,7 +300,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
         >>> ember.arange(9).reshape(3, 3).diagonal(1)
         tensor([1, 5])
     """
-    axis1, axis2 = _diagonal_axes(dim1, dim2, input.data.ndim, "diagonal")
+    axis1, axis2 = _diagonal_axes(dim1, dim2, input._array.ndim, "diagonal")
     out = Diagonal.apply(input, offset=int(offset), axis1=axis1, axis2=axis2)
     return view_of(out, input)
 
@@ -309,7 +309,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices whose ``offset`` diagonal (in dims ``dim1``/``dim2`` of the result) holds the last
     dimension of ``input``: (..., N) -> (..., N + |offset|, N + |offset|) for the defaults."""
-    shape = input.data.shape
+    shape = input._array.shape
     if not shape:
         raise RuntimeError("diag_embed(): input must have at least 1 dimension")
     axis1, axis2 = _diagonal_axes(dim1, dim2, len(shape) + 1, "diag_embed")
@@ -326,7 +326,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """A 1-d tensor put on the ``diagonal`` of a square matrix, or a 2-d tensor's diagonal (a
     copy)."""
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if ndim == 1:
         return diag_embed(input, diagonal, 0, 1)
     if ndim == 2:
@@ -433,13 +433,13 @@ def _check_mode_pad(input: Tensor, widths: list, count: int, mode: str, value) -
         )
     if value is not None and value != 0:
         raise RuntimeError(f'pad: Padding mode "{mode}" doesn\'t take in value argument')
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if not 1 <= count <= 3 or ndim not in (count + 1, count + 2):
         raise NotImplementedError(
             f"pad: only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now "
             f"(got padding of {count} dimensions for a {ndim}-d input in mode {mode!r})"
         )
-    shape = input.data.shape
+    shape = input._array.shape
     for axis, (before, after) in enumerate(widths):
         size = shape[axis]
         if before < 0 or after < 0:
@@ -472,7 +472,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         (4, 5)
     """
     pad = tuple(pad)
-    widths = _pad_widths(pad, input.data.ndim)
+    widths = _pad_widths(pad, input._array.ndim)
     if mode == "constant":
         if any(before < 0 or after < 0 for before, after in widths):
             crop = tuple((max(-before, 0), max(-after, 0)) for before, after in widths)

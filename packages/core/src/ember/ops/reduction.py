@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import xp_of
 from ember.ops._dims import keepdim_shape, normalize_dim, normalize_dims
 from ember.ops._promotion import cast
+from ember.ops._results import return_type
 from ember.ops.op import op, primitive
 from ember.tensor import dtypes
 from ember.tensor.registry import lookup
@@ -53,7 +52,7 @@ class Sum(Function):
 def _sum_dtype(a: Tensor, dtype):
     if dtype is not None:
         return dtypes.to_dtype(dtype).numpy
-    if a.data.dtype.kind in "biu":
+    if a._array.dtype.kind in "biu":
         return np.dtype(np.int64)  # PyTorch sums integers and bools in int64
     return None
 
@@ -66,7 +65,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
         >>> ember.tensor([[1, 2], [3, 4]]).sum(dim=0)
         tensor([4, 6])
     """
-    axes = normalize_dims(dim, input.data.ndim, "sum")
+    axes = normalize_dims(dim, input._array.ndim, "sum")
     return Sum.apply(input, axes=axes, keepdim=bool(keepdim), dtype=_sum_dtype(input, dtype))
 
 
@@ -75,7 +74,7 @@ def sum_to_size(input, *size):
     """Sums broadcast dimensions away so that the result has ``size`` (gradient of expand)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    shape = input.data.shape
+    shape = input._array.shape
     if shape == tuple(size):
         return input
     lead = len(shape) - len(size)
@@ -88,7 +87,7 @@ def sum_to_size(input, *size):
         elif n != shape[lead + i]:
             raise RuntimeError(f"sum_to_size: size {tuple(size)} is not expandable to {shape}")
     out = Sum.apply(input, axes=axes, keepdim=True, dtype=None) if axes else input
-    return out.reshape(tuple(size)) if out.data.shape != tuple(size) else out
+    return out.reshape(tuple(size)) if out._array.shape != tuple(size) else out
 
 
 @op("mean", method=True)
@@ -96,15 +95,15 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Arithmetic mean over ``dim``; integer inputs need a floating ``dtype``, as in PyTorch."""
     if dtype is not None:
         input = input.to(dtype)
-    if input.data.dtype.kind != "f":
+    if input._array.dtype.kind != "f":
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {input.dtype}"
         )
-    axes = normalize_dims(dim, input.data.ndim, "mean")
+    axes = normalize_dims(dim, input._array.ndim, "mean")
     count = 1
     for axis in axes:
-        count *= input.data.shape[axis]
+        count *= input._array.shape[axis]
     total = Sum.apply(input, axes=axes, keepdim=bool(keepdim), dtype=None)
     return total / count if count else total * float("nan")
 
@@ -125,10 +124,10 @@ class Prod(Function):
         a, out = ctx.saved_tensors
         attrs = ctx.attrs
         axes, keepdim = attrs["axes"], attrs["keepdim"]
-        zero = a.data == 0
+        zero = a._array == 0
         if not zero.any():
-            return _expand_back(grad * out, a.data.shape, axes, keepdim) / a
-        return _expand_back(grad, a.data.shape, axes, keepdim) * _product_of_others(a, zero, axes)
+            return _expand_back(grad * out, a._array.shape, axes, keepdim) / a
+        return _expand_back(grad, a._array.shape, axes, keepdim) * _product_of_others(a, zero, axes)
 
 
 def _product_of_others(a: Tensor, zero, axes: tuple) -> Tensor:
@@ -139,7 +138,7 @@ def _product_of_others(a: Tensor, zero, axes: tuple) -> Tensor:
     constant selection per case of the slice's zero count: no zero -> 1; one zero -> 1 at the
     zero and that zero's value elsewhere; two zeros -> the other zero's value at each zero.
     """
-    dtype = a.data.dtype
+    dtype = a._array.dtype
     xp = xp_of(zero)
     count = zero.sum(axis=axes, keepdims=True)
     ones = (count == 0) | ((count == 1) & zero)
@@ -156,7 +155,7 @@ def _integer_to_int64(input: Tensor, dtype) -> Tensor:
     """``input`` cast to ``dtype`` if given; integers and bools widen to int64 like PyTorch."""
     if dtype is not None:
         return cast(input, dtypes.to_dtype(dtype).numpy)
-    if input.data.dtype.kind in "biu":
+    if input._array.dtype.kind in "biu":
         return cast(input, np.int64)
     return input
 
@@ -170,20 +169,17 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         tensor([ 2., 12.])
     """
     input = _integer_to_int64(input, dtype)
-    axes = normalize_dims(dim, input.data.ndim, "prod")
+    axes = normalize_dims(dim, input._array.ndim, "prod")
     return Prod.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
 # ---- max / min: values, indices, ties -------------------------------------------------------
 
 
-def _reduction_type(name: str):
-    return namedtuple(name, ("values", "indices"), module="ember.return_types")
-
-
-_MAX_RESULT = _reduction_type("max")
-_MIN_RESULT = _reduction_type("min")
-_MEDIAN_RESULT = _reduction_type("median")
+_MAX_RESULT = return_type("max")
+_MIN_RESULT = return_type("min")
+_MEDIAN_RESULT = return_type("median")
+_NANMEDIAN_RESULT = return_type("nanmedian")
 
 
 def _check_nonempty(name: str, shape: tuple, axes: tuple) -> None:
@@ -212,9 +208,11 @@ class _Extreme(Function):
         a, out = ctx.saved_tensors
         attrs = ctx.attrs
         axes, keepdim = attrs["axes"], attrs["keepdim"]
-        x = a.data
-        extreme = out.data if keepdim else out.data.reshape(keepdim_shape(x.shape, axes))
+        x = a._array
+        extreme = out._array if keepdim else out._array.reshape(keepdim_shape(x.shape, axes))
         ties = x == extreme
+        if x.dtype.kind == "f":  # a NaN result came from the NaNs, which share its gradient
+            ties |= ctx.xp.isnan(x) & ctx.xp.isnan(extreme)
         share = ties / ties.sum(axis=axes, keepdims=True)
         return _expand_back(grad, x.shape, axes, keepdim) * _constant(ctx.xp, share, x.dtype)
 
@@ -230,8 +228,8 @@ class Amin(_Extreme):
 
 
 def _extreme(cls, name, input, dim, keepdim):
-    axes = normalize_dims(dim, input.data.ndim, name)
-    _check_nonempty(name, input.data.shape, axes)
+    axes = normalize_dims(dim, input._array.ndim, name)
+    _check_nonempty(name, input._array.shape, axes)
     return cls.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
@@ -274,7 +272,7 @@ class _Select(Function):
         picked = (positions == index).reshape(shape)
         if not ctx.attrs["keepdim"] and shape:
             grad = grad.reshape(index.shape)
-        return grad * _constant(xp, picked, grad.data.dtype)
+        return grad * _constant(xp, picked, grad._array.dtype)
 
 
 @primitive("max_dim")
@@ -296,18 +294,33 @@ class MedianDim(_Select):
     @staticmethod
     def select(xp, x, axis):
         middle = (x.shape[axis] - 1) // 2  # the lower of the two middles, as PyTorch
-        return xp.argpartition(x, middle, axis=axis).take(middle, axis=axis)
+        index = xp.argpartition(x, middle, axis=axis).take(middle, axis=axis)
+        if x.dtype.kind != "f":
+            return index
+        nan = xp.isnan(x)  # a line with NaN has median NaN, at its first NaN (as PyTorch)
+        return xp.where(nan.any(axis=axis), nan.argmax(axis=axis), index)
+
+
+@primitive("nanmedian_dim")
+class NanMedianDim(_Select):
+    @staticmethod
+    def select(xp, x, axis):
+        if x.dtype.kind != "f":
+            return MedianDim.select(xp, x, axis)
+        order = xp.argsort(x, axis=axis, kind="stable")  # NaN sorts last
+        middle = xp.maximum(((~xp.isnan(x)).sum(axis=axis) - 1) // 2, 0)  # all NaN: first NaN
+        return xp.take_along_axis(order, xp.expand_dims(middle, axis), axis=axis).squeeze(axis)
 
 
 def _select(cls, result_type, name, input, dim, keepdim):
-    axis = normalize_dim(dim, input.data.ndim, name)
-    if input.data.ndim:
-        _check_nonempty(name, input.data.shape, (axis,))
+    axis = normalize_dim(dim, input._array.ndim, name)
+    if input._array.ndim:
+        _check_nonempty(name, input._array.shape, (axis,))
     return result_type(*cls.apply(input, dim=axis, keepdim=bool(keepdim)))
 
 
 def _whole(name: str, input: Tensor, error=RuntimeError) -> None:
-    if input.data.size == 0:
+    if input._array.size == 0:
         raise error(
             f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify "
             "the reduction dim with the 'dim' parameter."
@@ -327,7 +340,7 @@ def max(input, dim=None, keepdim=False):  # noqa: A001  (PyTorch's name)
         return lookup("maximum")(input, dim)
     if dim is None:
         _whole("max", input)
-        return Amax.apply(input, axes=tuple(range(input.data.ndim)), keepdim=False)
+        return Amax.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
     return _select(MaxDim, _MAX_RESULT, "max", input, dim, keepdim)
 
 
@@ -339,7 +352,7 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
         return lookup("minimum")(input, dim)
     if dim is None:
         _whole("min", input)
-        return Amin.apply(input, axes=tuple(range(input.data.ndim)), keepdim=False)
+        return Amin.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
     return _select(MinDim, _MIN_RESULT, "min", input, dim, keepdim)
 
 
@@ -347,23 +360,61 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
 class Median(_Extreme):
     """Lower median of all elements; ties share the gradient evenly, as PyTorch."""
 
-    @staticmethod
-    def forward(ctx, a, axes, keepdim):
+    skip_nan = False
+
+    @classmethod
+    def forward(cls, ctx, a, axes, keepdim):
+        xp = ctx.xp
         flat = a.reshape(-1)
-        middle = (flat.size - 1) // 2
-        out = ctx.xp.partition(flat, middle)[middle : middle + 1].reshape(())
+        if a.dtype.kind == "f":
+            nan = xp.isnan(flat)
+            if cls.skip_nan:
+                flat = flat[~nan]
+            elif nan.any():
+                flat = flat[nan]  # median propagates NaN
+        if flat.size == 0:  # nanmedian of only NaNs
+            out = xp.full((), xp.nan, dtype=a.dtype)
+        else:
+            middle = (flat.size - 1) // 2
+            out = xp.partition(flat, middle)[middle : middle + 1].reshape(())
         ctx.save_for_backward(a, out)
         return out
 
 
+@primitive("nanmedian")
+class NanMedian(Median):
+    """Lower median of the elements that are not NaN (NaN when all are)."""
+
+    skip_nan = True
+
+
 @op("median", method=True)
 def median(input, dim=None, keepdim=False):
-    """Lower median: of all elements (0-d) or along ``dim`` as ``(values, indices)``. NaNs are
-    not treated specially (PyTorch propagates them)."""
+    """Lower median: of all elements (0-d) or along ``dim`` as ``(values, indices)``. A NaN
+    makes the median NaN, as in PyTorch (``nanmedian`` skips them).
+
+    Example:
+        >>> ember.tensor([[1.0, 4.0, 2.0, 3.0]]).median(dim=1)
+        median(values=tensor([2.]), indices=tensor([2]))
+    """
     if dim is None:
         _whole("median", input)
-        return Median.apply(input, axes=tuple(range(input.data.ndim)), keepdim=False)
+        return Median.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
     return _select(MedianDim, _MEDIAN_RESULT, "median", input, dim, keepdim)
+
+
+@op("nanmedian", method=True)
+def nanmedian(input, dim=None, keepdim=False):
+    """``median`` ignoring NaN: the lower median of the other elements, NaN where all are NaN.
+
+    Example:
+        >>> ember.tensor([1.0, float("nan"), 3.0, 2.0]).nanmedian()
+        tensor(2.)
+    """
+    if dim is None:
+        _whole("nanmedian", input)
+        return NanMedian.apply(input, axes=tuple(range(input._array.ndim)), keepdim=False)
+    return _select(NanMedianDim, _NANMEDIAN_RESULT, "nanmedian", input, dim, keepdim)
 
 
 # ---- index and boolean reductions (not differentiable) -------------------------------------
@@ -399,9 +450,9 @@ def _arg_extreme(cls, name, input, dim, keepdim):
     if dim is None:
         _whole(name, input, IndexError)  # PyTorch's type here, unlike max()'s
     else:
-        dim = normalize_dim(dim, input.data.ndim, name)
-        if input.data.ndim:
-            _check_nonempty(name, input.data.shape, (dim,))
+        dim = normalize_dim(dim, input._array.ndim, name)
+        if input._array.ndim:
+            _check_nonempty(name, input._array.shape, (dim,))
     return cls.apply(input, dim=dim, keepdim=bool(keepdim))
 
 
@@ -438,13 +489,15 @@ class Any(_Logical):
 @op("all", method=True)
 def all(input, dim=None, keepdim=False):  # noqa: A001
     """True (bool tensor) where every element over ``dim`` is nonzero."""
-    return All.apply(input, axes=normalize_dims(dim, input.data.ndim, "all"), keepdim=bool(keepdim))
+    axes = normalize_dims(dim, input._array.ndim, "all")
+    return All.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
 @op("any", method=True)
 def any(input, dim=None, keepdim=False):  # noqa: A001
     """True (bool tensor) where some element over ``dim`` is nonzero."""
-    return Any.apply(input, axes=normalize_dims(dim, input.data.ndim, "any"), keepdim=bool(keepdim))
+    axes = normalize_dims(dim, input._array.ndim, "any")
+    return Any.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
 @primitive("count_nonzero")
@@ -457,4 +510,4 @@ class CountNonzero(Function):
 @op("count_nonzero", method=True)
 def count_nonzero(input, dim=None):
     """Number of nonzero elements (int64) over ``dim``, all of them when None."""
-    return CountNonzero.apply(input, axes=normalize_dims(dim, input.data.ndim, "count_nonzero"))
+    return CountNonzero.apply(input, axes=normalize_dims(dim, input._array.ndim, "count_nonzero"))

@@ -6,6 +6,8 @@ index_add), so gradients of any order exist. Repeated indices accumulate in ever
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ember.autograd.function import Function
@@ -24,22 +26,30 @@ from ember.tensor.tensor import Tensor
 def _check_index(index, name: str, vector: bool = False) -> None:
     if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
-    if index.data.dtype.kind not in "iu":
+    if index._array.dtype.kind not in "iu":
         raise RuntimeError(f"{name}(): Expected dtype int32 or int64 for index, got {index.dtype}")
-    if vector and index.data.ndim > 1:
+    if vector and index._array.ndim > 1:
         raise IndexError(f"{name}(): Index is supposed to be a vector, got shape "
-                         f"{list(index.data.shape)}")
+                         f"{list(index._array.shape)}")
 
 
-def _check_bounds(index, size: int, dim: int, name: str) -> None:
-    check_bounds(index.data, size, dim, RuntimeError, f"{name}(): ")
+def _check_bounds(index, size: int, dim: int, name: str, error=RuntimeError,
+                  hint: str = "") -> None:
+    """Indices must lie in ``[0, size)``: unlike tensor indexing, these ops do not wrap negative
+    indices around (PyTorch raises, and so do we)."""
+    array = index._array
+    if array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high >= size:
+            raise error(f"{name}(): {hint}index {low if low < 0 else high} is out of bounds for "
+                        f"dimension {dim} with size {size}")
 
 
 def _check_along(input, dim, index, src, name: str) -> None:
     """The shape rules of gather/scatter: same ndim; index no larger than input (but along
     ``dim``) and than src."""
-    shape, ishape = input.data.shape, index.data.shape
-    if len(ishape) != len(shape) or (src is not None and src.data.ndim != len(shape)):
+    shape, ishape = input._array.shape, index._array.shape
+    if len(ishape) != len(shape) or (src is not None and src._array.ndim != len(shape)):
         raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as "
                            f"input tensor ({len(ishape)} vs {len(shape)})")
     for d, n in enumerate(ishape):
@@ -48,10 +58,10 @@ def _check_along(input, dim, index, src, name: str) -> None:
                 f"{name}(): Size does not match at dimension {d} expected index {list(ishape)} "
                 f"to be smaller than self {list(shape)} apart from dimension {dim}"
             )
-        if src is not None and n > src.data.shape[d]:
+        if src is not None and n > src._array.shape[d]:
             raise RuntimeError(
                 f"{name}(): Expected index {list(ishape)} to be smaller than src "
-                f"{list(src.data.shape)} at dimension {d}"
+                f"{list(src._array.shape)} at dimension {d}"
             )
     _check_bounds(index, shape[dim], dim, name)
 
@@ -78,9 +88,9 @@ def _along(xp, index, dim: int) -> tuple:
 
 def _fit(grad: Tensor, shape: tuple) -> Tensor:
     """``grad`` (shaped like an index) zero-padded to ``shape`` (a src larger than the index)."""
-    if grad.data.shape == tuple(shape):
+    if grad._array.shape == tuple(shape):
         return grad
-    key = _leading(grad.data.shape, -1) + (Ellipsis,)
+    key = _leading(grad._array.shape, -1) + (Ellipsis,)
     return IndexEmbed.apply(grad, shape=tuple(shape), basic=key, adv=None)
 
 
@@ -101,7 +111,7 @@ class Gather(Function):
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        zeros = Tensor(ctx.xp.zeros(ctx.shapes[0], dtype=grad.data.dtype))
+        zeros = Tensor(ctx.xp.zeros(ctx.shapes[0], dtype=grad._array.dtype))
         return ScatterAdd.apply(zeros, index, grad, dim=ctx.attrs["dim"]), None
 
     @staticmethod
@@ -152,7 +162,7 @@ class Scatter(Function):
         needs = ctx.needs_input_grad
         grad_a = grad_src = None
         if needs[0]:
-            zero = Tensor(ctx.xp.zeros((), dtype=grad.data.dtype))
+            zero = Tensor(ctx.xp.zeros((), dtype=grad._array.dtype))
             grad_a = Scatter.apply(grad, index, zero, dim=dim)
         if needs[2]:
             picked = Gather.apply(grad, index, dim=dim)
@@ -161,7 +171,7 @@ class Scatter(Function):
 
 
 def _same_dtype(input: Tensor, src: Tensor, name: str) -> None:
-    if src.data.dtype != input.data.dtype:
+    if src._array.dtype != input._array.dtype:
         raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype "
                            f"({input.dtype} vs {src.dtype})")
 
@@ -169,25 +179,24 @@ def _same_dtype(input: Tensor, src: Tensor, name: str) -> None:
 def _scalar_tensor(value, like: Tensor) -> Tensor:
     """A number (or 0-d tensor) as a 0-d tensor of ``like``'s dtype and device."""
     if isinstance(value, Tensor):
-        if value.data.ndim:
-            raise RuntimeError(f"expected a 0-dimensional value tensor, got {value.data.ndim} "
+        if value._array.ndim:
+            raise RuntimeError(f"expected a 0-dimensional value tensor, got {value._array.ndim} "
                                "dimension(s)")
-        return cast(value.to(like.device), like.data.dtype)
-    return Tensor(xp_of(like.data).asarray(value, dtype=like.data.dtype))
+        return cast(value.to(like.device), like._array.dtype)
+    return Tensor(xp_of(like._array).asarray(value, dtype=like._array.dtype))
 
 
 def _zero_d(fn):
     """Runs a dim-wise op on 0-d tensors as on 1-element 1-d ones (PyTorch accepts 0-d)."""
 
     def wrapper(input, dim, index, *rest, **kwargs):
-        if input.data.ndim or index.data.ndim:
+        if input._array.ndim or index._array.ndim:
             return fn(input, dim, index, *rest, **kwargs)
-        rest = tuple(r.reshape(1) if isinstance(r, Tensor) and r.data.ndim == 0 else r
+        rest = tuple(r.reshape(1) if isinstance(r, Tensor) and r._array.ndim == 0 else r
                      for r in rest)
         return fn(input.reshape(1), dim, index.reshape(1), *rest, **kwargs).reshape(())
 
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-    return wrapper
+    return functools.wraps(fn)(wrapper)
 
 
 @op("gather", method=True)
@@ -202,9 +211,42 @@ def gather(input, dim, index, *, sparse_grad: bool = False):
                 [4, 3]])
     """
     _check_index(index, "gather")
-    dim = normalize_dim(dim, input.data.ndim, "gather")
+    dim = normalize_dim(dim, input._array.ndim, "gather")
     _check_along(input, dim, index, None, "gather")
     return Gather.apply(input, index, dim=dim)
+
+
+@op("take_along_dim", method=True)
+def take_along_dim(input, indices, dim=None):
+    """``input`` picked at ``indices`` along ``dim`` (numpy's ``take_along_axis``): ``gather``
+    after broadcasting the other dims of the two; with ``dim=None`` both are flattened first.
+
+    Example:
+        >>> x = ember.tensor([[10.0, 30.0, 20.0], [60.0, 40.0, 50.0]])
+        >>> ember.take_along_dim(x, x.argmax(dim=1, keepdim=True), dim=1)
+        tensor([[30.],
+                [60.]])
+    """
+    _check_index(indices, "take_along_dim")
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    shape, index_shape = input._array.shape, indices._array.shape
+    if len(shape) != len(index_shape):
+        raise RuntimeError(
+            f"take_along_dim(): input and indices should have the same number of dimensions, "
+            f"but got {len(shape)} dimensions for input, and {len(index_shape)} dimensions for "
+            "indices"
+        )
+    dim = normalize_dim(dim, len(shape), "take_along_dim")
+    try:
+        common = list(np.broadcast_shapes(shape[:dim] + (1,) + shape[dim + 1:],
+                                          index_shape[:dim] + (1,) + index_shape[dim + 1:]))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim(): input {list(shape)} and indices "
+                           f"{list(index_shape)} do not broadcast apart from dim {dim}") from None
+    input = input.expand(tuple(common[:dim] + [shape[dim]] + common[dim + 1:]))
+    indices = indices.expand(tuple(common[:dim] + [index_shape[dim]] + common[dim + 1:]))
+    return gather(input, dim, indices)
 
 
 @op("scatter_add", method=True)
@@ -212,7 +254,7 @@ def gather(input, dim, index, *, sparse_grad: bool = False):
 def scatter_add(input, dim, index, src):
     """``input`` with ``src[i][j]`` added at ``[index[i][j]][j]`` for ``dim=0``; repeats sum."""
     _check_index(index, "scatter_add")
-    dim = normalize_dim(dim, input.data.ndim, "scatter_add")
+    dim = normalize_dim(dim, input._array.ndim, "scatter_add")
     _same_dtype(input, src, "scatter_add")
     _check_along(input, dim, index, src, "scatter_add")
     return ScatterAdd.apply(input, index, src, dim=dim)
@@ -232,11 +274,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
             raise RuntimeError(f"scatter(): reduce argument must be 'add' (got {reduce!r}); "
                                "'multiply' is not supported by Ember")
         if not isinstance(src, Tensor):
-            src = _scalar_tensor(src, input).expand(index.data.shape)
+            src = _scalar_tensor(src, input).expand(index._array.shape)
         return scatter_add(input, dim, index, src)
     _check_index(index, "scatter")
-    dim = normalize_dim(dim, input.data.ndim, "scatter")
-    if isinstance(src, Tensor) and src.data.ndim:
+    dim = normalize_dim(dim, input._array.ndim, "scatter")
+    if isinstance(src, Tensor) and src._array.ndim:
         _same_dtype(input, src, "scatter")
         _check_along(input, dim, index, src, "scatter")
     else:
@@ -262,7 +304,7 @@ class IndexSelect(Function):
     @staticmethod
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
-        zeros = Tensor(ctx.xp.zeros(ctx.shapes[0], dtype=grad.data.dtype))
+        zeros = Tensor(ctx.xp.zeros(ctx.shapes[0], dtype=grad._array.dtype))
         return IndexAdd.apply(zeros, index, grad, dim=ctx.attrs["dim"]), None
 
     @staticmethod
@@ -310,23 +352,27 @@ class IndexFill(Function):
         needs = ctx.needs_input_grad
         grad_a = grad_value = None
         if needs[0]:
-            zero = Tensor(ctx.xp.zeros((), dtype=grad.data.dtype))
+            zero = Tensor(ctx.xp.zeros((), dtype=grad._array.dtype))
             grad_a = IndexFill.apply(grad, index, zero, dim=dim)
         if needs[2]:
             # A repeated index fills one slice: count it once.
-            unique = Tensor(ctx.xp.unique(index.data))
+            unique = Tensor(ctx.xp.unique(index._array))
             grad_value = IndexSelect.apply(grad, unique, dim=dim).sum()
         return grad_a, None, grad_value
 
 
-def _prepare_dim_index(input, dim, index, name):
-    """Checks ``index`` (a vector, or a 0-d tensor) and returns (dim, 1-d index)."""
+def _prepare_dim_index(input, dim, index, name, wraps: bool = False):
+    """Checks ``index`` (a vector, or a 0-d tensor) and returns (dim, 1-d index). Out of range
+    is PyTorch's IndexError; only ``wraps`` ops (index_fill) take negative indices."""
     _check_index(index, name, vector=True)
-    if index.data.ndim == 0:
+    if index._array.ndim == 0:
         index = index.reshape(1)
-    dim = normalize_dim(dim, input.data.ndim, name)
-    size = input.data.shape[dim] if input.data.ndim else 1
-    _check_bounds(index, size, dim, name)
+    dim = normalize_dim(dim, input._array.ndim, name)
+    size = input._array.shape[dim] if input._array.ndim else 1
+    if wraps:
+        check_bounds(index._array, size, dim, IndexError, f"{name}(): ")
+    else:
+        _check_bounds(index, size, dim, name, IndexError, "index out of range in self: ")
     return dim, index
 
 
@@ -334,9 +380,9 @@ def _prepare_dim_index(input, dim, index, name):
 def index_select(input, dim, index):
     """The slices of ``input`` at positions ``index`` (a vector) along ``dim``."""
     dim, index = _prepare_dim_index(input, dim, index, "index_select")
-    if input.data.ndim == 0:
+    if input._array.ndim == 0:
         out = IndexSelect.apply(input.reshape(1), index, dim=0)
-        return out.reshape(()) if out.data.size == 1 else out
+        return out.reshape(()) if out._array.size == 1 else out
     return IndexSelect.apply(input, index, dim=dim)
 
 
@@ -346,16 +392,16 @@ def index_add(input, dim, index, source, *, alpha=1):
     along ``dim``; repeated indices sum."""
     dim, index = _prepare_dim_index(input, dim, index, "index_add")
     _same_dtype(input, source, "index_add")
-    expected = input.data.shape[:dim] + (index.data.shape[0],) + input.data.shape[dim + 1:]
-    if input.data.ndim and source.data.shape != expected:
+    expected = input._array.shape[:dim] + (index._array.shape[0],) + input._array.shape[dim + 1:]
+    if input._array.ndim and source._array.shape != expected:
         raise RuntimeError(
             f"index_add(): Source/destination tensor must have same slice shapes: source "
-            f"{list(source.data.shape)}, expected {list(expected)} for index of length "
-            f"{index.data.shape[0]} along dim {dim}"
+            f"{list(source._array.shape)}, expected {list(expected)} for index of length "
+            f"{index._array.shape[0]} along dim {dim}"
         )
     if alpha != 1:
         source = source * alpha
-    if input.data.ndim == 0:
+    if input._array.ndim == 0:
         return IndexAdd.apply(input.reshape(1), index, source.reshape(-1), dim=0).reshape(())
     return IndexAdd.apply(input, index, source, dim=dim)
 
@@ -364,9 +410,9 @@ def index_add(input, dim, index, source, *, alpha=1):
 def index_fill(input, dim, index, value):
     """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or 0-d
     tensor, whose gradient is the sum over the filled slices)."""
-    dim, index = _prepare_dim_index(input, dim, index, "index_fill")
+    dim, index = _prepare_dim_index(input, dim, index, "index_fill", wraps=True)
     value = _scalar_tensor(value, input)
-    if input.data.ndim == 0:
+    if input._array.ndim == 0:
         return IndexFill.apply(input.reshape(1), index, value, dim=0).reshape(())
     return IndexFill.apply(input, index, value, dim=dim)
 
@@ -388,11 +434,11 @@ class MaskedFill(Function):
         (mask,) = ctx.saved_tensors
         needs = ctx.needs_input_grad
         grad_a = grad_value = None
-        zero = Tensor(ctx.xp.zeros((), dtype=grad.data.dtype))
+        zero = Tensor(ctx.xp.zeros((), dtype=grad._array.dtype))
         if needs[0]:
             grad_a = MaskedFill.apply(grad, mask, zero)
         if needs[2]:
-            kept = Tensor(ctx.xp.logical_not(mask.data))
+            kept = Tensor(ctx.xp.logical_not(mask._array))
             grad_value = MaskedFill.apply(grad, kept, zero).sum()
         return grad_a, None, grad_value
 
@@ -416,21 +462,21 @@ def masked_fill(input, mask, value):
         >>> ember.tensor([1.0, 2.0, 3.0]).masked_fill(ember.tensor([True, False, True]), 0.0)
         tensor([0., 2., 0.])
     """
-    if not isinstance(mask, Tensor) or mask.data.dtype != np.bool_:
+    if not isinstance(mask, Tensor) or mask._array.dtype != np.bool_:
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{got}")
-    if isinstance(value, Tensor) and value.data.ndim:
+    if isinstance(value, Tensor) and value._array.ndim:
         raise RuntimeError(
             "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-            f"{value.data.ndim} dimension(s)."
+            f"{value._array.ndim} dimension(s)."
         )
     try:
-        np.broadcast_shapes(input.data.shape, mask.data.shape)
+        np.broadcast_shapes(input._array.shape, mask._array.shape)
     except ValueError:
         raise RuntimeError(
-            f"masked_fill: the shape of the mask {list(mask.data.shape)} must be broadcastable "
-            f"with the shape of the input {list(input.data.shape)}"
+            f"masked_fill: the shape of the mask {list(mask._array.shape)} must be broadcastable "
+            f"with the shape of the input {list(input._array.shape)}"
         ) from None
     if mask.device != input.device:
         mask = mask.to(input.device)

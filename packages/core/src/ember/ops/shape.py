@@ -27,12 +27,12 @@ def _shape_arg(shape) -> tuple:
 def view_of(out: Tensor, base: Tensor) -> Tensor:
     """Marks ``out`` as a view of ``base`` when its array really shares ``base``'s memory.
 
-    numpy and cupy point a view's ``.base`` at the array owning the memory (``base.data`` or
+    numpy and cupy point a view's ``.base`` at the array owning the memory (``base._array`` or
     its own ``.base``); a reshape that had to copy points at a fresh array instead.
     """
-    owner = out.data.base
+    owner = out._array.base
     if owner is not None:
-        data = base.data
+        data = base._array
         if owner is data or owner is data.base:
             as_view(out, base)
     return out
@@ -64,10 +64,13 @@ def _reshape_error(op_name: str, shape: tuple, size: int) -> RuntimeError:
 
 
 def _reshape(input: Tensor, shape: tuple, op_name: str) -> Tensor:
+    # numpy takes any negative size for the inferred one, PyTorch only a single -1
+    if shape and min(shape) < 0 and (min(shape) < -1 or shape.count(-1) > 1):
+        raise _reshape_error(op_name, shape, input._array.size)
     try:
         out = Reshape.apply(input, shape=shape)
     except RuntimeError:  # numpy's ValueError, restated by Function.apply
-        raise _reshape_error(op_name, shape, input.data.size) from None
+        raise _reshape_error(op_name, shape, input._array.size) from None
     return view_of(out, input)
 
 
@@ -85,7 +88,7 @@ def reshape(input: Tensor, *sizes, shape=None) -> Tensor:
             shape = tuple(shape[0])
     else:
         shape = tuple(shape)
-    if shape == input.data.shape:
+    if shape == input._array.shape:
         return input
     return _reshape(input, shape, "reshape")
 
@@ -100,10 +103,10 @@ def view(self: Tensor, *shape) -> Tensor:
     if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
         return _view_dtype(self, shape[0])
     shape = _shape_arg(shape)
-    if shape == self.data.shape:
+    if shape == self._array.shape:
         return self
     out = _reshape(self, shape, "view")
-    if out._base is None and out.data.size:
+    if out._base is None and out._array.size:
         raise RuntimeError(
             "view size is not compatible with input tensor's size and stride (at least one "
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
@@ -112,30 +115,30 @@ def view(self: Tensor, *shape) -> Tensor:
 
 
 def _view_dtype(self: Tensor, dtype) -> Tensor:
-    if dtype.itemsize != self.data.itemsize:
+    if dtype.itemsize != self._array.itemsize:
         raise RuntimeError(
             f"view: viewing a tensor of {self.dtype} as {dtype} needs elements of the same size "
-            f"({self.data.itemsize} vs {dtype.itemsize} bytes)"
+            f"({self._array.itemsize} vs {dtype.itemsize} bytes)"
         )
-    return as_view(Tensor(self.data.view(dtype.numpy)), self)
+    return as_view(Tensor(self._array.view(dtype.numpy)), self)
 
 
 @op("view_as", method=True, function=False)
 def view_as(self: Tensor, other: Tensor) -> Tensor:
     """``self.view(other.shape)``."""
-    return view(self, other.data.shape)
+    return view(self, other._array.shape)
 
 
 @op("reshape_as", method=True, function=False)
 def reshape_as(self: Tensor, other: Tensor) -> Tensor:
     """``self.reshape(other.shape)``."""
-    return reshape(self, other.data.shape)
+    return reshape(self, other._array.shape)
 
 
 @op("flatten", method=True)
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merges dimensions ``start_dim..end_dim`` into one; a 0-d tensor becomes shape (1,)."""
-    shape = input.data.shape
+    shape = input._array.shape
     ndim = len(shape)
     if ndim == 0:
         return _reshape(input, (1,), "flatten")
@@ -158,7 +161,7 @@ def ravel(input: Tensor) -> Tensor:
 @op("unflatten", method=True)
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     """Splits dimension ``dim`` into ``sizes`` (one entry may be -1)."""
-    shape = input.data.shape
+    shape = input._array.shape
     axis = normalize_dim(dim, len(shape), "unflatten")
     sizes = tuple(sizes)
     if not sizes:
@@ -181,7 +184,7 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
 @op("squeeze", method=True)
 def squeeze(input: Tensor, dim=None) -> Tensor:
     """Removes dimensions of size 1: all of them, or those among ``dim`` (an int or tuple)."""
-    shape = input.data.shape
+    shape = input._array.shape
     if dim is None:
         new_shape = tuple(n for n in shape if n != 1)
     else:
@@ -201,7 +204,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 @op("unsqueeze", method=True)
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Inserts a dimension of size 1 at ``dim`` (in ``[-ndim - 1, ndim]``)."""
-    shape = input.data.shape
+    shape = input._array.shape
     ndim = len(shape)
     if not -ndim - 1 <= dim <= ndim:
         normalize_dim(dim, ndim + 1, "unsqueeze")  # raises PyTorch's IndexError
@@ -240,7 +243,7 @@ def _permuted(input: Tensor, axes: tuple) -> Tensor:
 
 
 def _swap(input: Tensor, dim0: int, dim1: int, op_name: str) -> Tensor:
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     axis0 = dim0 + ndim if dim0 < 0 else dim0
     axis1 = dim1 + ndim if dim1 < 0 else dim1
     if not (0 <= axis0 < ndim and 0 <= axis1 < ndim):  # errors, and 0-d tensors
@@ -281,7 +284,7 @@ def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:
 def permute(input: Tensor, *dims_args, dims=None) -> Tensor:
     """A view whose dimension ``i`` is the input's dimension ``dims[i]``."""
     dims = _shape_arg(dims_args) if dims is None else tuple(dims)
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if len(dims) != ndim:
         raise RuntimeError(
             f"permute(): number of dimensions in the tensor input does not match the length of "
@@ -299,7 +302,7 @@ def permute(input: Tensor, *dims_args, dims=None) -> Tensor:
 @op("t", method=True)
 def t(input: Tensor) -> Tensor:
     """Transpose of a matrix; 0-d and 1-d tensors are returned as they are."""
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if ndim > 2:
         raise RuntimeError(
             f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D"
@@ -308,15 +311,15 @@ def t(input: Tensor) -> Tensor:
 
 
 def _reversed_dims(self: Tensor) -> Tensor:
-    ndim = self.data.ndim
+    ndim = self._array.ndim
     return _permuted(self, tuple(range(ndim - 1, -1, -1))) if ndim > 1 else self
 
 
 def _matrix_transpose(self: Tensor, name: str) -> Tensor:
-    if self.data.ndim < 2:
+    if self._array.ndim < 2:
         raise RuntimeError(
             f"tensor.{name} is only supported on matrices or batches of matrices. Got "
-            f"{self.data.ndim}-D tensor."
+            f"{self._array.ndim}-D tensor."
         )
     return _swap(self, -2, -1, name)
 
@@ -348,7 +351,7 @@ def mH(self: Tensor) -> Tensor:  # noqa: N802
 @op("movedim", method=True)
 def movedim(input: Tensor, source, destination) -> Tensor:
     """Moves dimensions ``source`` (int or tuple) to positions ``destination``."""
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     source = (source,) if isinstance(source, int) else tuple(source)
     destination = (destination,) if isinstance(destination, int) else tuple(destination)
     if len(source) != len(destination):
@@ -395,7 +398,7 @@ class Expand(Function):
 def expand(input: Tensor, *sizes, size=None) -> Tensor:
     """A broadcast view with singleton dimensions repeated; -1 keeps a dimension's size."""
     sizes = _shape_arg(sizes) if size is None else tuple(size)
-    shape = input.data.shape
+    shape = input._array.shape
     lead = len(sizes) - len(shape)
     if lead < 0:
         raise RuntimeError(
@@ -424,7 +427,7 @@ def expand(input: Tensor, *sizes, size=None) -> Tensor:
 @op("expand_as", method=True, function=False)
 def expand_as(self: Tensor, other: Tensor) -> Tensor:
     """``self.expand(other.shape)``."""
-    return expand(self, other.data.shape)
+    return expand(self, other._array.shape)
 
 
 @op("broadcast_to", method=True)
@@ -460,7 +463,7 @@ def broadcast_tensors(*tensors) -> tuple:
     """Expands all ``tensors`` to their common broadcast shape (views)."""
     if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
         tensors = tuple(tensors[0])
-    shape = broadcast_shapes(*(t.data.shape for t in tensors))
+    shape = broadcast_shapes(*(t._array.shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
 
 
@@ -473,16 +476,16 @@ def _at_least(tensors, fix):
 
 
 def _as_1d(t: Tensor) -> Tensor:
-    return _reshape(t, (1,), "atleast_1d") if t.data.ndim == 0 else t
+    return _reshape(t, (1,), "atleast_1d") if t._array.ndim == 0 else t
 
 
 def _as_2d(t: Tensor) -> Tensor:
-    ndim = t.data.ndim
-    return t if ndim >= 2 else _reshape(t, (1, t.data.size), "atleast_2d")
+    ndim = t._array.ndim
+    return t if ndim >= 2 else _reshape(t, (1, t._array.size), "atleast_2d")
 
 
 def _as_3d(t: Tensor) -> Tensor:
-    shape = t.data.shape
+    shape = t._array.shape
     if len(shape) >= 3:
         return t
     new_shape = {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[len(shape)]

@@ -85,12 +85,12 @@ class LogSoftmax(Function):
 def _softmax_input(name, input, dim, dtype):
     if dtype is not None:
         input = cast(input, dtypes.to_dtype(dtype).numpy)
-    if input.data.dtype.kind != "f":
+    if input._array.dtype.kind != "f":
         raise NotImplementedError(  # PyTorch's type (a RuntimeError subclass)
             f"{name}(): expected a floating point input, got {input.dtype} (pass dtype= or cast "
             "with .float())"
         )
-    ndim = input.data.ndim
+    ndim = input._array.ndim
     if dim is None:
         # PyTorch's legacy implicit choice, with its deprecation warning.
         warnings.warn(
@@ -154,7 +154,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         tensor([[1, 0, 0],
                 [0, 0, 1]])
     """
-    data = tensor.data
+    data = tensor._array
     if data.dtype != np.int64:
         raise RuntimeError(
             f"one_hot is only applicable to index tensor of dtype int64, got {tensor.dtype}"

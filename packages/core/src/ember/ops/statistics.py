@@ -23,7 +23,7 @@ def _keep(grad: Tensor, shape: tuple, axes: tuple, keepdim: bool) -> Tensor:
 
 
 def _require_floating(name: str, input: Tensor) -> None:
-    if input.data.dtype.kind != "f":
+    if input._array.dtype.kind != "f":
         raise RuntimeError(
             f"{name}(): only supports floating point dtypes, got {input.dtype} (cast with .float() "
             "first)"
@@ -51,7 +51,7 @@ class Var(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         attrs = ctx.attrs
-        axes, keepdim, shape = attrs["axes"], attrs["keepdim"], a.data.shape
+        axes, keepdim, shape = attrs["axes"], attrs["keepdim"], a._array.shape
         centred = a - a.mean(dim=axes, keepdim=True)
         scale = 2.0 * _inverse_dof(shape, axes, attrs["correction"])
         return _keep(grad, shape, axes, keepdim) * centred * scale
@@ -69,10 +69,10 @@ class Std(Function):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         attrs = ctx.attrs
-        axes, keepdim, shape = attrs["axes"], attrs["keepdim"], a.data.shape
+        axes, keepdim, shape = attrs["axes"], attrs["keepdim"], a._array.shape
         # Where std == 0 the gradient is 0 (PyTorch's choice), not 0/0.
-        zero = out.data == 0
-        dtype = a.data.dtype
+        zero = out._array == 0
+        dtype = a._array.dtype
         scaled = grad * _constant(ctx.xp, ~zero, dtype) / (out + _constant(ctx.xp, zero, dtype))
         centred = a - a.mean(dim=axes, keepdim=True)
         scale = _inverse_dof(shape, axes, attrs["correction"])
@@ -94,7 +94,7 @@ def _correction(name, dim, unbiased, correction):
 def _spread(cls, name, input, dim, unbiased, keepdim, correction):
     _require_floating(name, input)
     dim, correction = _correction(name, dim, unbiased, correction)
-    axes = normalize_dims(dim, input.data.ndim, name)
+    axes = normalize_dims(dim, input._array.ndim, name)
     return cls.apply(input, axes=axes, correction=correction, keepdim=bool(keepdim))
 
 
@@ -166,18 +166,18 @@ class Norm(Function):
         p, axes, keepdim = attrs["p"], attrs["axes"], attrs["keepdim"]
         if p == 0:
             return None  # piecewise constant
-        x = a.data
+        x = a._array
         dtype = x.dtype
         grad = _keep(grad, x.shape, axes, keepdim)
         norm = _keep(out, x.shape, axes, keepdim)
-        zero = norm.data == 0
+        zero = norm._array == 0
         if p == 2:  # x / |x|, with the subgradient 0 at x = 0 as PyTorch
             return grad / (norm + _constant(ctx.xp, zero, dtype)) * a
         sign = ctx.xp.sign(x)
         if p == 1:
             return grad * _constant(ctx.xp, sign, dtype)
         if p in (math.inf, -math.inf):  # shared evenly among the elements at the extreme
-            ties = ctx.xp.abs(x) == norm.data
+            ties = ctx.xp.abs(x) == norm._array
             share = sign * ties / ties.sum(axis=axes, keepdims=True)
             return grad * _constant(ctx.xp, share, dtype)
         # d||x||_p = sign(x) |x|^(p-1) / ||x||^(p-1)
@@ -204,11 +204,11 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
             f"norm(): p={p!r} is not supported; use a number, inf, -inf or 'fro'"
         )
     _require_floating("norm", input)
-    axes = normalize_dims(dim, input.data.ndim, "norm")
-    if p in (math.inf, -math.inf) and input.data.size == 0:
+    axes = normalize_dims(dim, input._array.ndim, "norm")
+    if p in (math.inf, -math.inf) and input._array.size == 0:
         raise RuntimeError(
             f"norm(): cannot compute the {p}-norm of an empty tensor of shape "
-            f"{tuple(input.data.shape)} (no maximum or minimum)"
+            f"{tuple(input._array.shape)} (no maximum or minimum)"
         )
     return Norm.apply(input, p=float(p), axes=axes, keepdim=bool(keepdim))
 
@@ -238,7 +238,7 @@ class LogSumExp(Function):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         attrs = ctx.attrs
-        axes, keepdim, shape = attrs["axes"], attrs["keepdim"], a.data.shape
+        axes, keepdim, shape = attrs["axes"], attrs["keepdim"], a._array.shape
         return _keep(grad, shape, axes, keepdim) * (a - _keep(out, shape, axes, keepdim)).exp()
 
 
@@ -246,7 +246,7 @@ class LogSumExp(Function):
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input), dim))`` computed without overflow; integers become floats."""
     input = to_floating(input)
-    axes = normalize_dims(dim, input.data.ndim, "logsumexp")
+    axes = normalize_dims(dim, input._array.ndim, "logsumexp")
     return LogSumExp.apply(input, axes=axes, keepdim=bool(keepdim))
 
 
@@ -272,8 +272,8 @@ class Cumsum(Function):
 
 def _cumulative(cls, name, input, dim, dtype):
     input = _integer_to_int64(input, dtype)
-    dim = normalize_dim(dim, input.data.ndim, name)
-    if input.data.ndim == 0:  # a 0-d tensor is its own running sum/product
+    dim = normalize_dim(dim, input._array.ndim, name)
+    if input._array.ndim == 0:  # a 0-d tensor is its own running sum/product
         return cls.apply(input.reshape(1), dim=0).reshape(())
     return cls.apply(input, dim=dim)
 
@@ -303,14 +303,14 @@ class Cumprod(Function):
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
         dim = ctx.attrs["dim"]
-        zero = a.data == 0
+        zero = a._array == 0
         if not zero.any():  # d out_i / d x_j = out_i / x_j for i >= j
             return Cumsum.apply(grad * out, dim=dim, reverse=True) / a
         # Along a line whose first zero is at z: before z the formula above holds; at z the
         # running product that skips x_z is needed; after z the gradient is x_z (= 0) times that
         # product over x_j, which keeps the derivative in x_z (exact double backward for lines
         # with one zero; lines with more zeros get exact first derivatives).
-        dtype = a.data.dtype
+        dtype = a._array.dtype
         seen = zero.cumsum(axis=dim)
         at_first = zero & (seen == 1)
         first = _constant(ctx.xp, at_first, dtype)

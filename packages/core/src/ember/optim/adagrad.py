@@ -44,7 +44,8 @@ class Adagrad(Optimizer):
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         _functional.adagrad(
-            xp_of(param.data), param.data, grad, state["sum"].data, advance_step(state["step"]),
+            xp_of(param._array), param._array, grad, state["sum"]._array,
+            advance_step(state["step"]),
             lr=group["lr"], lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
             eps=group["eps"], maximize=group["maximize"],
         )

@@ -46,12 +46,13 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = zeros_state(param)
-            max_exp_avg_sq = state["max_exp_avg_sq"].data
+            max_exp_avg_sq = state["max_exp_avg_sq"]._array
         beta1, beta2 = group["betas"]
         _functional.adam(
-            xp_of(param.data), param.data, grad, state["exp_avg"].data, state["exp_avg_sq"].data,
-            max_exp_avg_sq, advance_step(state["step"]), lr=group["lr"], beta1=beta1,
-            beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+            xp_of(param._array), param._array, grad, state["exp_avg"]._array,
+            state["exp_avg_sq"]._array, max_exp_avg_sq, advance_step(state["step"]),
+            lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"],
         )
 

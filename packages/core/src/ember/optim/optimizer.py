@@ -124,7 +124,7 @@ class Optimizer:
                     param.grad = None
                 else:
                     grad.detach_()
-                    grad.data.fill(0)
+                    grad._array.fill(0)
                     grad._bump_version()
 
     def step(self, closure=None):
@@ -146,13 +146,13 @@ class Optimizer:
                 grad = param.grad
                 if grad is None:
                     continue
-                with device_context(device_of(param.data)):
-                    self._update(param, grad.data, self.state[param], group)
+                with device_context(device_of(param._array)):
+                    self._update(param, grad._array, self.state[param], group)
                 param._bump_version()
         return loss
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
-        """Updates ``param.data`` in place from the ``grad`` array; each optimizer defines it."""
+        """Updates ``param``'s array in place from the ``grad`` array; each optimizer defines it."""
         raise NotImplementedError(f"{type(self).__name__} does not define _update")
 
     # ---- state dicts ----------------------------------------------------------------------
@@ -249,13 +249,13 @@ def _describe(value) -> str:
 def _cast_state(name: str, value, param: Tensor):
     """A copy of one saved state value placed like ``param`` (PyTorch's rules, host ``step``)."""
     if name == "step":  # a tensor or, from other writers, a Python number
-        number = to_device(value.data, CPU) if isinstance(value, Tensor) else value
+        number = to_device(value._array, CPU) if isinstance(value, Tensor) else value
         return Tensor(np.array(number, dtype=np.float32))
     if isinstance(value, Tensor):
-        dtype = value.data.dtype
-        if dtype.kind == "f" and param.data.dtype.kind == "f":
-            dtype = param.data.dtype
-        return Tensor(_copy_to(value.data, device_of(param.data), dtype))
+        dtype = value._array.dtype
+        if dtype.kind == "f" and param._array.dtype.kind == "f":
+            dtype = param._array.dtype
+        return Tensor(_copy_to(value._array, device_of(param._array), dtype))
     if isinstance(value, dict):
         return {key: _cast_state(key, item, param) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -277,15 +277,15 @@ def new_step() -> Tensor:
 
 def advance_step(step: Tensor) -> float:
     """Increments a step counter in place and returns its new value as a Python float."""
-    step.data[()] = step.data.item() + 1.0  # item/setitem: cheaper than 0-d ufuncs
-    return step.data.item()
+    step._array[()] = step._array.item() + 1.0  # item/setitem: cheaper than 0-d ufuncs
+    return step._array.item()
 
 
 def zeros_state(param: Tensor, fill: float = 0.0) -> Tensor:
     """A state buffer shaped, typed and placed like ``param``, filled with ``fill``."""
-    device = device_of(param.data)
+    device = device_of(param._array)
     with device_context(device):
-        return Tensor(array_module(device).full_like(param.data, fill))
+        return Tensor(array_module(device).full_like(param._array, fill))
 
 
 def check_option(value, what: str, low: float = 0.0, high: float | None = None) -> None:

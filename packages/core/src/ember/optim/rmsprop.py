@@ -46,9 +46,9 @@ class RMSprop(Optimizer):
             state["grad_avg"] = zeros_state(param)
         advance_step(state["step"])
         _functional.rmsprop(
-            xp_of(param.data), param.data, grad, state["square_avg"].data,
-            state["grad_avg"].data if group["centered"] else None,
-            state["momentum_buffer"].data if momentum > 0 else None,
+            xp_of(param._array), param._array, grad, state["square_avg"]._array,
+            state["grad_avg"]._array if group["centered"] else None,
+            state["momentum_buffer"]._array if momentum > 0 else None,
             lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
             weight_decay=group["weight_decay"], momentum=momentum, maximize=group["maximize"],
         )

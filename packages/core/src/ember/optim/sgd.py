@@ -36,7 +36,7 @@ class SGD(Optimizer):
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         buffer = state.get("momentum_buffer")
         new_buffer = _functional.sgd(
-            xp_of(param.data), param.data, grad, None if buffer is None else buffer.data,
+            xp_of(param._array), param._array, grad, None if buffer is None else buffer._array,
             lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
             weight_decay=group["weight_decay"], nesterov=group["nesterov"],
             maximize=group["maximize"],

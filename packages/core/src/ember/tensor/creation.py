@@ -50,7 +50,7 @@ def _infer_array(data, dtype=None):
     to Python data while it is converted, so that ``[0.1]`` in float64 is exact.
     """
     if isinstance(data, Tensor):
-        return data.data
+        return data._array
     if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         return data
     if isinstance(data, np.generic):
@@ -184,10 +184,10 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
 
 def _like(fill, input: Tensor, dtype, device, requires_grad, *extra):
     target = input.device if device is None else _device(device)
-    wanted = input.data.dtype if dtype is None else _numpy_dtype(dtype)
+    wanted = input._array.dtype if dtype is None else _numpy_dtype(dtype)
     xp = array_module(target)
     with device_context(target):
-        array = fill(xp, input.data.shape, wanted, *extra)
+        array = fill(xp, input._array.shape, wanted, *extra)
     return _finish(array, requires_grad)
 
 

@@ -142,7 +142,7 @@ def result_type(*operands) -> dtype:
     """
     groups: list = [None, None, None]  # dimensioned, zero-dim, scalars
     for operand in operands:
-        data = getattr(operand, "data", None)
+        data = getattr(operand, "_array", None)
         if data is None or isinstance(operand, (int, float, bool, np.generic)):
             group, d = 2, _SCALAR_DTYPES[scalar_category(operand)]()
         else:

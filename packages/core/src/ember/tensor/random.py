@@ -65,7 +65,7 @@ def get_rng_state() -> Tensor:
 def set_rng_state(new_state) -> None:
     """Restores the CPU default generator's state saved by ``get_rng_state``."""
     if isinstance(new_state, Tensor):
-        new_state = new_state.data if new_state.device is CPU else new_state.data.get()
+        new_state = new_state._array if new_state.device is CPU else new_state._array.get()
     default_generator.set_state(new_state)
 
 
@@ -172,8 +172,8 @@ def randperm(n: int, *, generator=None, dtype=None, device=None,
 
 
 def _like(input: Tensor, dtype, device, requires_grad):
-    dtype = input.data.dtype if dtype is None else dtype
-    return input.data.shape, dtype, input.device if device is None else device, requires_grad
+    dtype = input._array.dtype if dtype is None else dtype
+    return input._array.shape, dtype, input.device if device is None else device, requires_grad
 
 
 def rand_like(input: Tensor, *, generator=None, dtype=None, device=None,
@@ -232,7 +232,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     if size is not None:
         raise TypeError("normal(): size is only accepted with float mean and std")
     if isinstance(std, Tensor):
-        if std.data.size and bool((std.data < 0).any()):
+        if std._array.size and bool((std._array < 0).any()):
             raise RuntimeError("normal: expects all elements of std >= 0.0")
     else:
         _check_std(std, "normal")
@@ -241,8 +241,8 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     if any(t.device != device for t in tensors):
         raise RuntimeError(f"normal: mean and std must be on the same device, got "
                            f"{mean.device} and {std.device}")
-    shape = np.broadcast_shapes(*(t.data.shape for t in tensors))
-    mean_value, std_value = (v.data if isinstance(v, Tensor) else v for v in (mean, std))
+    shape = np.broadcast_shapes(*(t._array.shape for t in tensors))
+    mean_value, std_value = (v._array if isinstance(v, Tensor) else v for v in (mean, std))
     source = _source(generator, device, "normal")
     with device_context(device):
         array = _standard_normal(source, shape, wanted) * std_value + mean_value
@@ -257,16 +257,16 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
         >>> ember.bernoulli(ember.tensor([0.0, 1.0]))
         tensor([0., 1.])
     """
-    probabilities = input.data if p is None else p
+    probabilities = input._array if p is None else p
     _check_probability(probabilities, "bernoulli")
     source = _source(generator, input.device, "bernoulli")
     with device_context(input.device):
-        return Tensor(_bernoulli(source, input.data.shape, input.data.dtype, probabilities))
+        return Tensor(_bernoulli(source, input._array.shape, input._array.dtype, probabilities))
 
 
 def _check_probability(p, op_name: str) -> None:
     if isinstance(p, Tensor):
-        p = p.data
+        p = p._array
     if isinstance(p, numbers.Number):
         if not 0 <= p <= 1:
             raise RuntimeError(f"{op_name}: expects p to be in [0, 1], but got p={p}")
@@ -295,7 +295,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         >>> ember.multinomial(ember.tensor([0.0, 1.0, 1.0]), 2).sort().values
         tensor([1, 2])
     """
-    data = input.data
+    data = input._array
     if data.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got {data.ndim} dims")
     if data.dtype.kind != "f":
@@ -375,7 +375,7 @@ def _fill_(tensor: Tensor, op_name: str, generator, draw) -> Tensor:
     device = tensor.device
     source = _source(generator, device, op_name)
     with device_context(device):
-        tensor.data[...] = draw(source, tensor.data.shape, tensor.data.dtype)
+        tensor._array[...] = draw(source, tensor._array.shape, tensor._array.dtype)
     tensor._bump_version()
     return tensor
 
@@ -403,7 +403,7 @@ def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
     """Fills with ones with probability ``p`` (a number or a tensor broadcast to this shape)."""
     _check_probability(p, "bernoulli_")
     if isinstance(p, Tensor):
-        p = p.data
+        p = p._array
     return _fill_(self, "bernoulli_", generator,
                   lambda source, shape, dtype: _bernoulli(source, shape, dtype, p))
 
@@ -425,7 +425,7 @@ def random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator=No
     """
     if to is None and from_ != 0:
         from_, to = 0, from_
-    dtype = self.data.dtype
+    dtype = self._array.dtype
     if to is None:
         if dtype.kind == "f":
             to = 2 ** (np.finfo(dtype).nmant + 1) + 1

@@ -28,7 +28,7 @@ class Tensor:
     """
 
     __slots__ = (
-        "data",  # the numpy or cupy array
+        "_array",  # the numpy or cupy array (``.data`` is the PyTorch-style detached view)
         "_rg",  # requires_grad
         "grad",
         "grad_fn",  # the node that made this tensor (None for leaves)
@@ -40,7 +40,7 @@ class Tensor:
     )
 
     def __init__(self, data, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
-        self.data = data
+        self._array = data
         self._rg = requires_grad
         self.grad = None
         self.grad_fn = grad_fn
@@ -55,16 +55,16 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._array.shape
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return self.data.shape
-        return self.data.shape[self._dim(dim)]
+            return self._array.shape
+        return self._array.shape[self._dim(dim)]
 
     def _dim(self, dim: int) -> int:
         """``dim`` wrapped into [0, ndim), with PyTorch's IndexError when out of range."""
-        ndim = max(self.data.ndim, 1)
+        ndim = max(self._array.ndim, 1)
         if not -ndim <= dim < ndim:
             raise IndexError(
                 f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but "
@@ -74,61 +74,61 @@ class Tensor:
 
     @property
     def dtype(self) -> dtypes.dtype:
-        return dtypes.from_numpy(self.data.dtype)
+        return dtypes.from_numpy(self._array.dtype)
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self._array)
 
     @property
     def is_cuda(self) -> bool:
-        return type(self.data) is not np.ndarray
+        return type(self._array) is not np.ndarray
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self._array.size
 
     nelement = numel
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self._array.itemsize
 
     @property
     def itemsize(self) -> int:
-        return self.data.itemsize
+        return self._array.itemsize
 
     @property
     def nbytes(self) -> int:
-        return self.data.nbytes
+        return self._array.nbytes
 
     def stride(self, dim: int | None = None):
         """Strides in elements, as PyTorch counts them (numpy counts bytes)."""
-        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        strides = tuple(s // self._array.itemsize for s in self._array.strides)
         return strides if dim is None else strides[self._dim(dim)]
 
     def is_contiguous(self) -> bool:
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._array.flags.c_contiguous)
 
     def get_device(self) -> int:
         """The CUDA device index, or -1 on the CPU."""
-        return -1 if type(self.data) is np.ndarray else self.data.device.id
+        return -1 if type(self._array) is np.ndarray else self._array.device.id
 
     def ndimension(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self._array.dtype.kind == "f"
 
     def data_ptr(self) -> int:
-        if type(self.data) is np.ndarray:
-            return self.data.__array_interface__["data"][0]
-        return self.data.data.ptr
+        if type(self._array) is np.ndarray:
+            return self._array.__array_interface__["data"][0]
+        return self._array.data.ptr
 
     @property
     def is_leaf(self) -> bool:
@@ -149,7 +149,7 @@ class Tensor:
                 "a computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._array.dtype.kind != "f":
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients (got "
                 f"{self.dtype})"
@@ -174,9 +174,45 @@ class Tensor:
 
     # ---- detaching ------------------------------------------------------------------------
 
+    @property
+    def data(self) -> Tensor:
+        """The values as a new Tensor sharing this one's memory, outside autograd (PyTorch's).
+
+        Unlike ``detach()``, it does not share the version counter either: changing it in place
+        (``p.data.add_(1)``, ``w.data.normal_()``) is invisible to autograd's checks, exactly as
+        in PyTorch. Assigning ``p.data = t`` makes ``p`` use ``t``'s memory (any shape, dtype or
+        device) while ``p`` keeps its identity, flags and gradient. For the numpy array itself
+        use ``numpy()`` (``t.detach().numpy()``, ``t.cpu().numpy()`` for GPU tensors).
+
+        Example:
+            >>> p = ember.ones(2, requires_grad=True)
+            >>> p.data.mul_(3)
+            tensor([3., 3.])
+            >>> p
+            tensor([3., 3.], requires_grad=True)
+        """
+        return Tensor(self._array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        if value._array is self._array:  # ``p.data += 1`` assigns back what it changed in place
+            return
+        if self._rg and value._array.dtype.kind != "f":
+            raise RuntimeError(
+                "data set to a tensor that requires gradients must be floating point or complex "
+                f"dtype (got {value.dtype})"
+            )
+        self._array = value._array
+        # New memory: no longer a view of anything, and a counter of its own (not bumped, as
+        # PyTorch's set_data, so graphs that saved this tensor do not raise)
+        self._base = None
+        self._version = None
+
     def detach(self) -> Tensor:
         """A tensor sharing this one's memory (and version counter) with no autograd history."""
-        out = Tensor(self.data)
+        out = Tensor(self._array)
         out._version = self._share_version()
         return out
 
@@ -194,7 +230,7 @@ class Tensor:
             )
         copied = object.__new__(type(self))
         memo[id(self)] = copied
-        Tensor.__init__(copied, self.data.copy(), self._rg)
+        Tensor.__init__(copied, self._array.copy(), self._rg)
         if self.grad is not None:
             copied.grad = self.grad.__deepcopy__(memo)
         for name in getattr(type(self), "__dict__", {}).get("__slots__", ()):
@@ -207,30 +243,33 @@ class Tensor:
     # ---- conversion to Python and numpy ---------------------------------------------------
 
     def item(self):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar"
+                f"a Tensor with {self._array.size} elements cannot be converted to Scalar"
             )
-        return self.data.item()
+        return self._array.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._array.tolist()
 
     def numpy(self, force: bool = False) -> np.ndarray:
-        """The numpy array behind a CPU tensor (shared memory); ``force`` also copies from GPU."""
+        """The numpy array behind a CPU tensor (shared memory); ``force`` also copies from GPU.
+
+        This is the way to get an array (``.data`` is a Tensor, as in PyTorch).
+        """
         if self._rg and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."
             )
-        if type(self.data) is not np.ndarray:
+        if type(self._array) is not np.ndarray:
             if not force:
                 raise TypeError(
                     f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() "
                     "to copy the tensor to host memory first."
                 )
-            return self.data.get()
-        return self.data
+            return self._array.get()
+        return self._array
 
     def __array__(self, dtype=None, copy=None):
         """numpy's view of a CPU tensor (as PyTorch, refused while it requires grad)."""
@@ -247,25 +286,25 @@ class Tensor:
             raise RuntimeError(
                 "Can't export tensors that require gradient, use tensor.detach()"
             )
-        return self.data.__dlpack__(*args, **kwargs)
+        return self._array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self._array.__dlpack_device__()
 
     def _scalar(self, convert):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar"
+                f"a Tensor with {self._array.size} elements cannot be converted to Scalar"
             )
-        return convert(self.data.item())
+        return convert(self._array.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            amount = "no values" if self.data.size == 0 else "more than one value"
+        if self._array.size != 1:
+            amount = "no values" if self._array.size == 0 else "more than one value"
             raise RuntimeError(
-                f"Boolean value of Tensor with {amount} is ambiguous (shape {self.data.shape})"
+                f"Boolean value of Tensor with {amount} is ambiguous (shape {self._array.shape})"
             )
-        return bool(self.data.item())
+        return bool(self._array.item())
 
     def __float__(self) -> float:
         return self._scalar(float)
@@ -274,29 +313,29 @@ class Tensor:
         return self._scalar(int)
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._array.dtype.kind not in "iub" or self._array.size != 1:
             raise TypeError(
                 "only integer tensors of a single element can be converted to an index, got "
-                f"{self.dtype} of shape {self.data.shape}"
+                f"{self.dtype} of shape {self._array.shape}"
             )
-        return int(self.data.item())
+        return int(self._array.item())
 
     def __complex__(self) -> complex:
         return self._scalar(complex)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
     def __format__(self, spec: str) -> str:
-        if self.data.ndim == 0:
-            return format(self.data.item(), spec)
+        if self._array.ndim == 0:
+            return format(self._array.item(), spec)
         return repr(self) if not spec else format(str(self), spec)
 
     def __repr__(self) -> str:
@@ -386,7 +425,7 @@ def _format_array(array, indent: int, summarize: bool, formatter: _Formatter) ->
 
 def _format_tensor(tensor: Tensor) -> str:
     """``tensor([...], dtype=..., requires_grad=True)`` exactly as PyTorch lays it out."""
-    array = tensor.data if type(tensor.data) is np.ndarray else tensor.data.get()
+    array = tensor._array if type(tensor._array) is np.ndarray else tensor._array.get()
     prefix = "tensor("
     suffixes = []
     device = tensor.device

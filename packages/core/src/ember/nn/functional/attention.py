@@ -29,7 +29,7 @@ _NEG_INF = float("-inf")
 
 def _safe_softmax(scores: Tensor) -> Tensor:
     """Softmax over the last dim, with weights 0 (not NaN) on rows that are all ``-inf``."""
-    data = scores.data
+    data = scores._array
     xp = xp_of(data)
     dead = xp.isneginf(data).all(axis=-1, keepdims=True)
     if not dead.any():
@@ -51,7 +51,7 @@ def _attend(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, drop
     if mask is None:
         weights = scores.softmax(-1)
     else:
-        if mask.data.dtype.kind == "b":
+        if mask._array.dtype.kind == "b":
             scores = OPS["where"](mask, scores, _NEG_INF)
         else:
             scores = scores + mask
@@ -125,9 +125,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         if attn_mask is not None:
             raise RuntimeError("scaled_dot_product_attention: Explicit attn_mask should not be "
                                "set when is_causal=True")
-        xp = xp_of(query.data)
+        xp = xp_of(query._array)
         attn_mask = Tensor(xp.tri(query.shape[-2], key.shape[-2], dtype=bool))
-    elif attn_mask is not None and attn_mask.data.dtype.kind != "b" \
+    elif attn_mask is not None and attn_mask._array.dtype.kind != "b" \
             and attn_mask.dtype != query.dtype:
         raise RuntimeError(
             "scaled_dot_product_attention: Expected attn_mask dtype to be bool or to match query "
@@ -152,7 +152,7 @@ def _canonical_mask(mask: Tensor | None, mask_name: str, other_type, other_name:
     """
     if mask is None:
         return None
-    kind = mask.data.dtype.kind
+    kind = mask._array.dtype.kind
     if kind != "b" and kind != "f":
         raise AssertionError(f"only bool and floating types of {mask_name} are supported, "
                              f"got {mask.dtype}")
@@ -164,7 +164,7 @@ def _canonical_mask(mask: Tensor | None, mask_name: str, other_type, other_name:
             raise RuntimeError(f"Expected {mask_name} dtype to be bool or to match the input "
                                f"dtype {target_type}, but got {mask.dtype}")
         return mask
-    data = mask.data
+    data = mask._array
     dtype = target_type.numpy
     return Tensor(xp_of(data).where(data, dtype.type(_NEG_INF), dtype.type(0)))
 

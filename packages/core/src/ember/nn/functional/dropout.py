@@ -16,11 +16,11 @@ def _check_p(p: float) -> None:
 
 def _masked(input: Tensor, p: float, mask_shape: tuple, inplace: bool) -> Tensor:
     """``input * mask`` with mask ~ Bernoulli(1 - p) / (1 - p), broadcast from ``mask_shape``."""
-    dtype = input.data.dtype
+    dtype = input._array.dtype
     if p == 1.0:
-        keep = xp_of(input.data).zeros(mask_shape, dtype)
+        keep = xp_of(input._array).zeros(mask_shape, dtype)
     else:
-        draws = rand(mask_shape, dtype=input.dtype, device=input.device).data
+        draws = rand(mask_shape, dtype=input.dtype, device=input.device)._array
         keep = xp_of(draws).asarray((draws >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p)))
     mask = Tensor(keep)
     return input.mul_(mask) if inplace else input * mask

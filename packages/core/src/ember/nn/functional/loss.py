@@ -123,7 +123,7 @@ def _check_class_shapes(name: str, input: Tensor, target: Tensor) -> int:
     """Validates (C,)/() or (N, C, *)/(N, *) shapes; returns the class dim."""
     if input.dim() == 0:
         raise ValueError(f"{name}: Expected input of 1 or more dimensions (got 0)")
-    if target.data.dtype.kind not in "iu":
+    if target._array.dtype.kind not in "iu":
         raise RuntimeError(
             f"{name}: expected target of class indices of an integer dtype (Long), but found "
             f"{target.dtype}"
@@ -148,8 +148,8 @@ def _target_weights(target: Tensor, weight: Tensor | None, ignore_index: int, cl
                     dtype):
     """``(safe_target, sample_weight)`` arrays: ignored targets replaced by 0, and each
     target's class weight (0 where ignored); ``sample_weight`` is None when all are 1."""
-    xp = xp_of(target.data)
-    indices = target.data
+    xp = xp_of(target._array)
+    indices = target._array
     valid = xp.asarray(indices != ignore_index)  # 0-d targets: an array, not a numpy bool
     any_ignored = not bool(valid.all())
     safe = xp.where(valid, indices, 0) if any_ignored else indices
@@ -159,7 +159,7 @@ def _target_weights(target: Tensor, weight: Tensor | None, ignore_index: int, cl
     if weight is None:
         sample_weight = valid.astype(dtype) if any_ignored else None
     else:
-        sample_weight = xp.asarray(weight.data.astype(dtype, copy=False)[safe])
+        sample_weight = xp.asarray(weight._array.astype(dtype, copy=False)[safe])
         if any_ignored:
             sample_weight = xp.asarray(sample_weight * valid)  # 0-d stays an array
     return safe, sample_weight
@@ -202,7 +202,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     classes = input.shape[class_dim]
     _check_weight("nll_loss", weight, classes)
     safe, sample_weight = _target_weights(target, weight, ignore_index, classes,
-                                          input.data.dtype)
+                                          input._array.dtype)
     picked = _pick(input, safe, class_dim)
     if sample_weight is not None:
         picked = picked * Tensor(xp_of(safe).expand_dims(sample_weight, class_dim))
@@ -245,7 +245,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     classes = input.shape[class_dim]
     _check_weight("cross_entropy", weight, classes)
     log_probs = OPS["log_softmax"](input, class_dim)
-    if target.data.dtype.kind == "f":
+    if target._array.dtype.kind == "f":
         return _cross_entropy_probabilities(log_probs, target, weight, reduction,
                                             label_smoothing, class_dim)
     if label_smoothing == 0.0:
@@ -253,7 +253,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                         reduction=reduction)
     _check_class_shapes("cross_entropy", input, target)
     safe, sample_weight = _target_weights(target, weight, ignore_index, classes,
-                                          input.data.dtype)
+                                          input._array.dtype)
     # (1 - eps) * nll + eps / C * smooth, both weighted, both divided by the same total weight.
     nll = -_pick(log_probs, safe, class_dim).squeeze(class_dim)
     if weight is not None:
@@ -261,8 +261,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     smooth = -log_probs.sum(class_dim)
     if sample_weight is not None:
         nll = nll * Tensor(sample_weight)
-        counted = xp_of(safe).asarray(target.data != ignore_index)
-        smooth = smooth * Tensor(counted.astype(input.data.dtype))
+        counted = xp_of(safe).asarray(target._array != ignore_index)
+        smooth = smooth * Tensor(counted.astype(input._array.dtype))
     loss = nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
     if reduction == "mean":
         return _weighted_mean(loss.sum(), sample_weight, safe.size)
@@ -301,7 +301,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
             f"Using a target size ({tuple(target.shape)}) that is different to the input size "
             f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size."
         )
-    values = input.data
+    values = input._array
     if values.size and bool(((values < 0) | (values > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
     log_x = input.log().clamp_min(-100.0)

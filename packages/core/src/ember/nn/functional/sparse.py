@@ -69,8 +69,8 @@ class EmbeddingBackward(Function):
         (indices,) = ctx.saved_tensors
         attrs = ctx.attrs
         rows = Embedding.apply(grad_grad, indices)
-        scale = _row_scale(ctx.xp, indices.data, attrs["num_weights"], attrs.get("padding_idx"),
-                           attrs.get("scale_grad_by_freq", False), grad_grad.data.dtype)
+        scale = _row_scale(ctx.xp, indices._array, attrs["num_weights"], attrs.get("padding_idx"),
+                           attrs.get("scale_grad_by_freq", False), grad_grad._array.dtype)
         if scale is not None:
             rows = rows * Tensor(scale[..., None])
         return rows, None
@@ -78,12 +78,12 @@ class EmbeddingBackward(Function):
 
 def _renorm_rows(weight: Tensor, indices, max_norm: float, norm_type: float) -> None:
     """Rescales, in place and unrecorded, the rows that ``indices`` use to norm <= max_norm."""
-    xp = xp_of(weight.data)
+    xp = xp_of(weight._array)
     rows = xp.unique(indices.ravel())
-    selected = weight.data[rows]
+    selected = weight._array[rows]
     norms = (xp.abs(selected) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(selected.dtype)
-    weight.data[rows] = selected * scale[:, None]
+    weight._array[rows] = selected * scale[:, None]
     weight._bump_version()
 
 
@@ -100,7 +100,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         >>> F.embedding(ember.tensor([[0, 2]]), ember.eye(3)).shape
         (1, 2, 3)
     """
-    indices = input.data
+    indices = input._array
     if indices.dtype.kind not in "iu":
         raise RuntimeError(
             "embedding: Expected tensor for argument #1 'indices' to have one of the following "

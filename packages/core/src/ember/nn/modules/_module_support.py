@@ -74,15 +74,15 @@ def addindent(text: str, spaces: int) -> str:
 
 def plain_tensor(tensor: Tensor) -> Tensor:
     """A plain Tensor sharing ``tensor``'s memory and version counter."""
-    out = Tensor(tensor.data, tensor._rg)
+    out = Tensor(tensor._array, tensor._rg)
     out._version = tensor._share_version()
     return out
 
 
 def copy_into(target: Tensor, value: Tensor) -> None:
     """``target.copy_(value)`` without recording: cast to target's dtype, moved to its device."""
-    array = to_device(value.data, target.device)
-    target.data[...] = array.astype(target.data.dtype, copy=False)
+    array = to_device(value._array, target.device)
+    target._array[...] = array.astype(target._array.dtype, copy=False)
     target._bump_version()
 
 

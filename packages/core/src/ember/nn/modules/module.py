@@ -335,7 +335,7 @@ class Module:
                 if grad.grad_fn is not None:
                     grad = param.grad = grad.detach()
                 grad.requires_grad_(False)
-                grad.data.fill(0)
+                grad._array.fill(0)
                 grad._bump_version()
 
     def apply(self, fn) -> Module:
@@ -350,20 +350,20 @@ class Module:
     def _apply(self, convert) -> Module:
         """Converts every parameter, gradient and buffer array with ``convert(array) -> array``.
 
-        Parameters keep their identity (their ``data`` is replaced, like PyTorch's
+        Parameters keep their identity (their array is replaced, like PyTorch's
         ``param.data = ...``), so optimizers holding them stay valid.
         """
         for module in self.modules():
             for param in module._parameters.values():
                 if param is None:
                     continue
-                param.data = convert(param.data)
+                param._array = convert(param._array)
                 if param.grad is not None:
-                    param.grad.data = convert(param.grad.data)
+                    param.grad._array = convert(param.grad._array)
             for name, buffer in module._buffers.items():
                 if buffer is not None:
-                    converted = Tensor(convert(buffer.data), buffer._rg)
-                    if converted.data is buffer.data:
+                    converted = Tensor(convert(buffer._array), buffer._rg)
+                    if converted._array is buffer._array:
                         continue
                     module._buffers[name] = converted
         return self

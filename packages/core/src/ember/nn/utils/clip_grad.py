@@ -19,11 +19,11 @@ def _grads(parameters) -> list:
 def _total_norm(grads: list, norm_type: float):
     """The ``norm_type`` norm of all gradients together, as a 0-d array on the first's device."""
     device = grads[0].device
-    dtype = grads[0].data.dtype
+    dtype = grads[0]._array.dtype
     parts = []
     for grad in grads:
-        xp = xp_of(grad.data)
-        values = xp.abs(grad.data)
+        xp = xp_of(grad._array)
+        values = xp.abs(grad._array)
         if norm_type == math.inf:
             part = values.max() if values.size else 0
         else:
@@ -66,7 +66,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     xp = xp_of(total)
     coefficient = xp.asarray(xp.minimum(max_norm / (total + 1e-6), 1.0), dtype=total.dtype)
     for grad in grads:
-        grad.data *= to_device(coefficient, grad.device).astype(grad.data.dtype)
+        grad._array *= to_device(coefficient, grad.device).astype(grad._array.dtype)
         grad._bump_version()
     return Tensor(total)
 
@@ -75,5 +75,5 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clamps every gradient element into ``[-clip_value, clip_value]``, in place."""
     clip_value = float(clip_value)
     for grad in _grads(parameters):
-        xp_of(grad.data).clip(grad.data, -clip_value, clip_value, out=grad.data)
+        xp_of(grad._array).clip(grad._array, -clip_value, clip_value, out=grad._array)
         grad._bump_version()

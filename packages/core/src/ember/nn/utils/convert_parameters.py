@@ -40,6 +40,6 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
     offset = 0
     for param in parameters:
         count = param.numel()
-        param.data = vec.data[offset:offset + count].reshape(param.shape)
+        param._array = vec._array[offset:offset + count].reshape(param.shape)
         param._bump_version()
         offset += count

@@ -142,7 +142,7 @@ class DataLoader:
 def _pin(data):
     """Copies every tensor in a (nested) batch into page-locked host memory."""
     if isinstance(data, Tensor):
-        return Tensor(pin_memory(data.data)) if not data.is_cuda else data
+        return Tensor(pin_memory(data._array)) if not data.is_cuda else data
     if isinstance(data, dict):
         return {k: _pin(v) for k, v in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):
