@@ -54,7 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--embedding-lr", type=float, default=0.1, help="Adagrad, the embeddings")
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--dropout", type=float, default=0.5)
-    parser.add_argument("--min-freq", type=int, default=1, help="rarer words become <unk>")
+    parser.add_argument("--min-freq", type=int, default=2,
+                        help="rarer words become <unk> (which so gets trained)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-limit", type=int, default=None,
                         help="use only the first N training sentences")
