@@ -33,7 +33,7 @@ from ember_text.vocab import Vocab
 
 REPO = Path(__file__).resolve().parents[2]
 #: what a checkpoint's run was started with: --resume takes these from the checkpoint
-RUN_SETTINGS = ("binary", "model", "batch_size", "embedding_dim", "hidden_size", "lr",
+RUN_SETTINGS = ("binary", "lowercase", "model", "batch_size", "embedding_dim", "hidden_size", "lr",
                 "embedding_lr", "weight_decay", "dropout", "min_freq", "seed", "train_limit")
 
 
@@ -43,6 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="folder with train.txt, dev.txt and test.txt")
     parser.add_argument("--binary", action="store_true",
                         help="positive/negative (neutral sentences dropped) instead of 5 classes")
+    parser.add_argument("--lowercase", action="store_true", help="lower-case every word")
     parser.add_argument("--model", default="binary", choices=[*CELLS, "bow"],
                         help="tree-net cell, or bow: a bag-of-words baseline")
     parser.add_argument("--epochs", type=int, default=None,
@@ -65,6 +66,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="continue the run saved in this checkpoint (its settings win)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
+
+
+def lowercase(trees: list) -> list:
+    """The trees with every word lower-cased (in place)."""
+    for tree in trees:
+        for node in tree.subtrees():
+            node.children = [c.lower() if isinstance(c, str) else c for c in node.children]
+    return trees
 
 
 def batches(trees, batch_size: int, shuffle: bool, seed: int = 0):
@@ -168,6 +177,9 @@ def main(argv=None) -> dict:
 
     splits = {split: SST(args.data, split, fine_grained=not args.binary)
               for split in ("train", "dev", "test")}
+    if args.lowercase:
+        for split in splits.values():
+            lowercase(split.trees)
     train = splits["train"].trees[:args.train_limit]
     if checkpoint is not None:
         vocab = Vocab(checkpoint["vocab"], unk_token="<unk>")
@@ -217,6 +229,7 @@ def main(argv=None) -> dict:
               "epoch": best["epoch"]}
     if not args.binary and args.model != "bow":  # the same model on the binary task
         binary = SST(args.data, "test", fine_grained=False).trees
+        binary = lowercase(binary) if args.lowercase else binary
         result["test_binary"], _ = evaluate(model, binary, vocab, collapse=True)
         print(f"binary test accuracy of this 5-class model (neutral sentences dropped, "
               f"P(3) + P(4) against P(0) + P(1)): {percent(result['test_binary'])}")
