@@ -1,0 +1,150 @@
+"""Shared pieces of the ``linalg`` ops: input checks, PyTorch's error messages, small helpers.
+
+The error paths re-examine the failing matrices on the host (an LU or Cholesky sweep in numpy)
+to name the batch element and the pivot or minor that failed, as PyTorch's messages do; the
+normal path never pays for that.
+"""
+
+# PyTorch's argument names: A, B, ord (keyword callers use them), and matrices in capitals.
+# ruff: noqa: N803, N806, A002
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.backend import xp_of
+from ember.tensor.tensor import Tensor
+
+# PyTorch's scalar type names, used in its dtype errors.
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+                "uint8": "Byte", "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}
+
+
+class LinAlgError(RuntimeError):
+    """A linear-algebra routine failed on its input (``torch.linalg.LinAlgError``): a singular
+    matrix, a matrix that is not positive-definite, or no convergence."""
+
+
+def check_matrix(name: str, A: Tensor, label: str = "A", square: bool = False) -> None:
+    """``A`` is a (batch of) float32/float64 matrices, square if asked, else a RuntimeError."""
+    array = A._array
+    if array.ndim < 2:
+        raise RuntimeError(
+            f"{name}: The input tensor {label} must have at least 2 dimensions."
+        )
+    kind = array.dtype.kind
+    if kind != "f" and kind != "c":
+        raise RuntimeError(
+            f"{name}: Expected a floating point or complex tensor as input. Got "
+            f"{_TORCH_NAMES.get(array.dtype.name, array.dtype.name)}"
+        )
+    if array.dtype.itemsize < 4:
+        raise RuntimeError(
+            f"{name}: Low precision dtypes not supported. Got "
+            f"{_TORCH_NAMES.get(array.dtype.name, array.dtype.name)}"
+        )
+    if square and array.shape[-1] != array.shape[-2]:
+        raise RuntimeError(
+            f"{name}: {label} must be batches of square matrices, but they are "
+            f"{array.shape[-2]} by {array.shape[-1]} matrices"
+        )
+
+
+def check_same_dtype(name: str, A: Tensor, B: Tensor) -> None:
+    if A._array.dtype != B._array.dtype:
+        raise RuntimeError(
+            f"{name}: Expected A and B to have the same dtype, but found A of type {A.dtype} "
+            f"and B of type {B.dtype} instead"
+        )
+
+
+def batch_shape(name: str, *shapes: tuple) -> tuple:
+    """The broadcast of the batch dims (all but the last two) of ``shapes``, or an error."""
+    try:
+        return tuple(np.broadcast_shapes(*(s[:-2] for s in shapes)))
+    except ValueError:
+        raise RuntimeError(
+            f"{name}: the batch dimensions of the inputs do not broadcast: "
+            + ", ".join(str(tuple(s)) for s in shapes)
+        ) from None
+
+
+def eye_like(like: Tensor, n: int) -> Tensor:
+    """An ``(n, n)`` identity of ``like``'s dtype and device (a constant)."""
+    return Tensor(xp_of(like._array).eye(n, dtype=like._array.dtype))
+
+
+def is_zero(grad) -> bool:
+    """Whether ``grad`` is absent or all zeros: the engine fills unused outputs' gradients with
+    zeros, and skipping them keeps gradients finite (svdvals with repeated values, eigvalsh)."""
+    if grad is None:
+        return True
+    array = grad._array if isinstance(grad, Tensor) else grad
+    return not bool(xp_of(array).any(array))
+
+
+def _batches(array):
+    host = np.asarray(array.get() if hasattr(array, "get") else array)
+    return host.reshape((-1,) + host.shape[-2:])
+
+
+def _batch_prefix(index: int, count: int) -> str:
+    return f"(Batch element {index}): " if count > 1 else ""
+
+
+def _first_zero_pivot(matrix) -> int:
+    """1-based position of the first zero pivot of an LU with partial pivoting (LAPACK getrf's
+    ``info``), or 0 when there is none."""
+    a = np.array(matrix, dtype=np.float64)
+    n = a.shape[0]
+    for j in range(n):
+        p = j + int(np.argmax(np.abs(a[j:, j])))
+        if a[p, j] == 0:
+            return j + 1
+        a[[j, p]] = a[[p, j]]
+        a[j + 1:, j] /= a[j, j]
+        a[j + 1:, j + 1:] -= np.outer(a[j + 1:, j], a[j, j + 1:])
+    return 0
+
+
+def singular_error(name: str, array, what: str) -> LinAlgError:
+    """PyTorch's error for a singular input, naming the batch element and the zero pivot."""
+    matrices = _batches(array)
+    for index, matrix in enumerate(matrices):
+        pivot = _first_zero_pivot(matrix)
+        if pivot:
+            return LinAlgError(
+                f"{name}: {_batch_prefix(index, len(matrices))}The diagonal element {pivot} is "
+                f"zero, the {what} could not be completed because the input matrix is singular."
+            )
+    return LinAlgError(f"{name}: The {what} could not be completed because the input matrix is "
+                       "singular.")
+
+
+def _failing_minor(matrix) -> int:
+    """1-based order of the first leading minor that is not positive-definite (potrf's info)."""
+    a = np.array(matrix, dtype=np.float64)
+    n = a.shape[0]
+    lower = np.zeros_like(a)
+    for j in range(n):
+        pivot = a[j, j] - lower[j, :j] @ lower[j, :j]
+        if not pivot > 0:
+            return j + 1
+        lower[j, j] = np.sqrt(pivot)
+        lower[j + 1:, j] = (a[j + 1:, j] - lower[j + 1:, :j] @ lower[j, :j]) / lower[j, j]
+    return 0
+
+
+def not_positive_definite_error(name: str, array) -> LinAlgError:
+    """PyTorch's cholesky error, naming the batch element and the failing leading minor."""
+    matrices = _batches(array)
+    for index, matrix in enumerate(matrices):
+        order = _failing_minor(matrix)
+        if order:
+            return LinAlgError(
+                f"{name}: {_batch_prefix(index, len(matrices))}The factorization could not be "
+                "completed because the input is not positive-definite (the leading minor of "
+                f"order {order} is not positive-definite)."
+            )
+    return LinAlgError(f"{name}: The factorization could not be completed because the input is "
+                       "not positive-definite.")
