@@ -88,8 +88,15 @@ def _batches(array):
     return host.reshape((-1,) + host.shape[-2:])
 
 
-def _batch_prefix(index: int, count: int) -> str:
-    return f"(Batch element {index}): " if count > 1 else ""
+def _first_failure(array, find):
+    """``(prefix, position)`` for the first matrix of ``array`` where ``find`` reports a 1-based
+    failure position, the prefix naming the batch element as PyTorch; None if none fails."""
+    matrices = _batches(array)
+    for index, matrix in enumerate(matrices):
+        position = find(matrix)
+        if position:
+            return (f"(Batch element {index}): " if len(matrices) > 1 else ""), position
+    return None
 
 
 def _first_zero_pivot(matrix) -> int:
@@ -109,16 +116,13 @@ def _first_zero_pivot(matrix) -> int:
 
 def singular_error(name: str, array, what: str) -> LinAlgError:
     """PyTorch's error for a singular input, naming the batch element and the zero pivot."""
-    matrices = _batches(array)
-    for index, matrix in enumerate(matrices):
-        pivot = _first_zero_pivot(matrix)
-        if pivot:
-            return LinAlgError(
-                f"{name}: {_batch_prefix(index, len(matrices))}The diagonal element {pivot} is "
-                f"zero, the {what} could not be completed because the input matrix is singular."
-            )
-    return LinAlgError(f"{name}: The {what} could not be completed because the input matrix is "
-                       "singular.")
+    failure = _first_failure(array, _first_zero_pivot)
+    if failure is None:
+        return LinAlgError(f"{name}: The {what} could not be completed because the input matrix "
+                           "is singular.")
+    prefix, pivot = failure
+    return LinAlgError(f"{name}: {prefix}The diagonal element {pivot} is zero, the {what} could "
+                       "not be completed because the input matrix is singular.")
 
 
 def _failing_minor(matrix) -> int:
@@ -137,14 +141,11 @@ def _failing_minor(matrix) -> int:
 
 def not_positive_definite_error(name: str, array) -> LinAlgError:
     """PyTorch's cholesky error, naming the batch element and the failing leading minor."""
-    matrices = _batches(array)
-    for index, matrix in enumerate(matrices):
-        order = _failing_minor(matrix)
-        if order:
-            return LinAlgError(
-                f"{name}: {_batch_prefix(index, len(matrices))}The factorization could not be "
-                "completed because the input is not positive-definite (the leading minor of "
-                f"order {order} is not positive-definite)."
-            )
-    return LinAlgError(f"{name}: The factorization could not be completed because the input is "
-                       "not positive-definite.")
+    failure = _first_failure(array, _failing_minor)
+    if failure is None:
+        return LinAlgError(f"{name}: The factorization could not be completed because the input "
+                           "is not positive-definite.")
+    prefix, order = failure
+    return LinAlgError(f"{name}: {prefix}The factorization could not be completed because the "
+                       f"input is not positive-definite (the leading minor of order {order} is "
+                       "not positive-definite).")
