@@ -91,6 +91,19 @@ def test_slogdet_sign_and_logdet_of_negative_determinant():
     assert linalg.det(ember.tensor([[1.0, 2.0], [2.0, 4.0]])).item() == 0.0
 
 
+def test_det_gradient_of_singular_matrices_is_the_cofactor_matrix():
+    a = ember.tensor([[[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]], dtype=ember.float64,
+                     requires_grad=True)
+    linalg.det(a).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [[[4.0, -2.0], [-2.0, 1.0]], np.zeros((2, 2))],
+                               atol=1e-12)
+    b = ember.tensor(np.diag([2.0, 3.0, 0.0]) @ _rng_matrix(3, 3), requires_grad=True)
+    linalg.det(b).backward()
+    cofactor = np.array([[np.linalg.det(np.delete(np.delete(b.detach().numpy(), i, 0), j, 1))
+                          * (-1) ** (i + j) for j in range(3)] for i in range(3)])
+    np.testing.assert_allclose(b.grad.numpy(), cofactor, atol=1e-10)
+
+
 def test_qr_modes():
     a = _rng_matrix(4, 3)
     x = ember.tensor(a)
@@ -201,3 +214,8 @@ def test_top_level_aliases_are_pytorchs():
     for name in ("linalg_inv", "linalg_svd", "linalg_norm"):
         assert not hasattr(ember, name)  # published as ember.linalg.<name> only
     assert ember.linalg.matmul is ember.matmul
+    b = _rng_matrix(2, 3, 4)
+    np.testing.assert_allclose(ember.norm(ember.tensor(b), "nuc").numpy(),
+                               np.linalg.norm(b, "nuc", axis=(-2, -1)))
+    np.testing.assert_allclose(ember.tensor(b).norm(p="nuc", dim=(0, 2)).numpy(),
+                               np.linalg.norm(b, "nuc", axis=(0, 2)))

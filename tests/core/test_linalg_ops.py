@@ -166,3 +166,69 @@ def test_norm_dispatch_as_pytorch():
         linalg.matrix_norm(x, 3)
     with pytest.raises(RuntimeError, match="Expected a floating point"):
         linalg.vector_norm(ember.tensor([1, 2]))
+
+
+def _matrix_power_ref(n):
+    return lambda a: np.linalg.matrix_power(a, n)
+
+
+def _solve_triangular_ref(upper, left=True, unitriangular=False):
+    def ref(a, b):
+        t = np.triu(a) if upper else np.tril(a)
+        if unitriangular:
+            t = t - np.diag(np.diag(t)) + np.eye(a.shape[-1])
+        if left:
+            return np.linalg.solve(t, b)
+        return np.linalg.solve(t.T, b.T).T
+
+    return ref
+
+
+MORE_CASES = [
+    _case("matrix_power", lambda a, n=n: linalg.matrix_power(a, n), _matrix_power_ref(n),
+          [(3, 3)], id=f"matrix_power-{n}")
+    for n in (0, 1, 2, 5, -3)
+] + [
+    _case("multi_dot", lambda *ts: linalg.multi_dot(ts),
+          lambda *arrays: np.linalg.multi_dot(arrays), shapes, arity=len(shapes[0]),
+          inputs=_gaussian, id=f"multi_dot-{len(shapes[0])}")
+    for shapes in ([((3,), (3, 5), (5, 2), (2,))], [((2, 4), (4, 3))],
+                   [((4, 2), (2, 6), (6, 3), (3, 1))])
+] + [
+    _case("vecdot", linalg.vecdot, lambda x, y: (x * y).sum(-1), [((3, 4), (4,))], arity=2,
+          inputs=_gaussian),
+    _case("solve_triangular", lambda a, b: linalg.solve_triangular(a, b, upper=True),
+          _solve_triangular_ref(True), [((3, 3), (3, 2)), ((2, 3, 3), (3, 1))], arity=2),
+    _case("solve_triangular",
+          lambda a, b: linalg.solve_triangular(a, b, upper=False, left=False, unitriangular=True),
+          _solve_triangular_ref(False, left=False, unitriangular=True), [((3, 3), (2, 3))],
+          arity=2, id="solve_triangular-lower-right-unit"),
+    _case("cond", linalg.cond, np.linalg.cond, [(3, 3), (4, 2)], inputs=_gaussian),
+    _case("cond", lambda a: linalg.cond(a, "fro"), lambda a: np.linalg.cond(a, "fro"), [(3, 3)],
+          id="cond-fro"),
+    _case("cond", lambda a: linalg.cond(a, -math.inf), lambda a: np.linalg.cond(a, -np.inf),
+          [(3, 3)], id="cond-neg-inf"),
+]
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=str)
+def test_linalg_products(case, device):
+    check_op(case, device)
+
+
+def test_matrix_rank_and_multi_dot_errors():
+    a = ember.tensor([[1.0, 2.0], [2.0, 4.0]])
+    assert linalg.matrix_rank(a).item() == 1 and linalg.matrix_rank(a).dtype == ember.int64
+    assert linalg.matrix_rank(ember.eye(3)).item() == 3
+    assert linalg.matrix_rank(ember.stack([a, ember.eye(2)])).tolist() == [1, 2]
+    assert linalg.matrix_rank(ember.tensor([[1.0, 0.0], [0.0, 1e-3]]), atol=1e-2).item() == 1
+    assert linalg.matrix_rank(ember.tensor([[1.0, 5.0], [0.0, 1.0]]), hermitian=True).item() == 2
+    assert ember.matrix_power(ember.eye(2) * 2, 3)[0, 0].item() == 8.0
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        linalg.multi_dot([ember.ones(2, 3), ember.ones(4, 2)])
+    with pytest.raises(RuntimeError, match="at least 2 tensors"):
+        linalg.multi_dot([ember.ones(2, 3)])
+    with pytest.raises(RuntimeError, match="must be 2D"):
+        linalg.multi_dot([ember.ones(2, 3), ember.ones(3), ember.ones(3, 2)])
+    with pytest.raises(TypeError, match="integer"):
+        linalg.matrix_power(ember.eye(2), 1.5)

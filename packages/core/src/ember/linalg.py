@@ -18,6 +18,7 @@ from ember.tensor.registry import OPS
 LinAlgError.__module__ = __name__  # shown as ember.linalg.LinAlgError, as torch.linalg's
 
 cholesky = OPS["linalg_cholesky"]
+cond = OPS["linalg_cond"]
 det = OPS["linalg_det"]
 eigh = OPS["linalg_eigh"]
 eigvalsh = OPS["linalg_eigvalsh"]
@@ -26,16 +27,22 @@ lstsq = OPS["linalg_lstsq"]
 matmul = OPS["matmul"]
 matrix_exp = OPS["linalg_matrix_exp"]
 matrix_norm = OPS["linalg_matrix_norm"]
+matrix_power = OPS["linalg_matrix_power"]
+matrix_rank = OPS["linalg_matrix_rank"]
+multi_dot = OPS["linalg_multi_dot"]
 norm = OPS["linalg_norm"]
 pinv = OPS["linalg_pinv"]
 qr = OPS["linalg_qr"]
 slogdet = OPS["linalg_slogdet"]
 solve = OPS["linalg_solve"]
+solve_triangular = OPS["linalg_solve_triangular"]
 svd = OPS["linalg_svd"]
 svdvals = OPS["linalg_svdvals"]
+vecdot = OPS["linalg_vecdot"]
 vector_norm = OPS["linalg_vector_norm"]
 
 __all__ = [
-    "LinAlgError", "cholesky", "det", "eigh", "eigvalsh", "inv", "lstsq", "matmul", "matrix_exp",
-    "matrix_norm", "norm", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "vector_norm",
+    "LinAlgError", "cholesky", "cond", "det", "eigh", "eigvalsh", "inv", "lstsq", "matmul",
+    "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
+    "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
 ]

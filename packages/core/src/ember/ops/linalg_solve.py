@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.backend import xp_of
 from ember.ops._linalg_common import (
+    LinAlgError,
     batch_shape,
     check_matrix,
     check_same_dtype,
@@ -23,6 +25,7 @@ from ember.ops._linalg_common import (
 from ember.ops._results import return_type
 from ember.ops.comparison import where
 from ember.ops.op import op, primitive
+from ember.tensor.registry import lookup
 from ember.tensor.tensor import Tensor
 
 _SLOGDET = return_type("slogdet", ("sign", "logabsdet"))
@@ -82,9 +85,21 @@ def _scaled_inverse_t(a: Tensor, scale: Tensor) -> Tensor:
     return scale.unsqueeze(-1).unsqueeze(-1) * inv(a).mT
 
 
+def _adjugate_t(a: Tensor) -> Tensor:
+    """The transposed adjugate ``det(A) A^{-T}``, also for singular ``A``: from ``A = U S Vh``,
+    ``det(U) det(Vh) U diag(prod_{j != i} s_j) Vh``."""
+    u, s, vh = lookup("linalg_svd")(a, full_matrices=False)
+    n = s._array.shape[-1]
+    diagonal = Tensor(xp_of(s._array).eye(n, dtype=bool))
+    others = where(diagonal, 1.0, s.unsqueeze(-2).expand(*s._array.shape[:-1], n, n)).prod(-1)
+    orientation = (det(u) * det(vh)).detach()  # +-1, locally constant
+    return orientation.unsqueeze(-1).unsqueeze(-1) * ((u * others.unsqueeze(-2)) @ vh)
+
+
 @primitive("linalg_det")
 class Det(Function):
-    """Determinant; the gradient is ``grad * det(A) * A^{-T}`` (A must be invertible there)."""
+    """Determinant; the gradient is ``grad * det(A) * A^{-T}``, through the SVD where ``A`` is
+    singular (as PyTorch)."""
 
     @staticmethod
     def forward(ctx, a):
@@ -95,7 +110,10 @@ class Det(Function):
     @staticmethod
     def backward(ctx, grad):
         a, det_value = ctx.saved_tensors
-        return _scaled_inverse_t(a, grad * det_value)
+        try:
+            return _scaled_inverse_t(a, grad * det_value)
+        except LinAlgError:
+            return grad.unsqueeze(-1).unsqueeze(-1) * _adjugate_t(a)
 
 
 @op("linalg_det")
