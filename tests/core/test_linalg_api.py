@@ -27,8 +27,12 @@ def test_singular_inverse_names_the_zero_pivot_and_batch_element():
     batch = ember.stack([ember.eye(2), singular])
     with pytest.raises(RuntimeError, match=r"\(Batch element 1\): The diagonal element 2"):
         ember.inverse(batch)
-    with pytest.raises(linalg.LinAlgError, match="solve could not be completed"):
+    # torch.linalg.solve: (Batch element 1): The solver failed because the input matrix is ...
+    with pytest.raises(linalg.LinAlgError, match=r"^linalg.solve: The solver failed because the "
+                       r"input matrix is singular\.$"):
         linalg.solve(singular, ember.ones(2))
+    with pytest.raises(linalg.LinAlgError, match=r"solve: \(Batch element 1\): The solver"):
+        linalg.solve(batch, ember.ones(2))
 
 
 def test_cholesky_names_the_failing_leading_minor():
@@ -41,6 +45,22 @@ def test_cholesky_names_the_failing_leading_minor():
         linalg.cholesky(batch)
     assert issubclass(linalg.LinAlgError, RuntimeError)
     assert linalg.LinAlgError.__module__ == "ember.linalg"
+
+
+def test_device_results_that_are_not_finite_are_reexamined_on_the_host():
+    # cupy returns nan/inf where LAPACK reports a failure; any non-numpy module takes this path
+    from types import SimpleNamespace
+
+    from ember.ops._linalg_common import raise_if_failed, singular_error
+
+    gpu_like = SimpleNamespace(isfinite=np.isfinite)
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    with pytest.raises(linalg.LinAlgError, match="diagonal element 2 is zero"):
+        raise_if_failed(gpu_like, np.full((2, 2), np.inf),
+                        lambda: singular_error("linalg.inv", singular, "inversion", True))
+    nan_input = np.full((2, 2), np.nan)  # no pivot is zero: the nan result stands
+    raise_if_failed(gpu_like, nan_input, lambda: singular_error("x", nan_input, "inversion", True))
+    raise_if_failed(np, np.full((2, 2), np.inf), lambda: pytest.fail("numpy raises itself"))
 
 
 @pytest.mark.parametrize("fn", [linalg.inv, linalg.det, linalg.slogdet, linalg.cholesky,

@@ -114,15 +114,22 @@ def _first_zero_pivot(matrix) -> int:
     return 0
 
 
-def singular_error(name: str, array, what: str) -> LinAlgError:
-    """PyTorch's error for a singular input, naming the batch element and the zero pivot."""
+def singular_error(name: str, array, what: str | None, found_only: bool = False):
+    """PyTorch's error for a singular input, naming the batch element and (for an inversion,
+    ``what``) the zero pivot; ``what=None`` is the solvers' wording. None with ``found_only``
+    when no matrix has a zero pivot."""
     failure = _first_failure(array, _first_zero_pivot)
-    if failure is None:
-        return LinAlgError(f"{name}: The {what} could not be completed because the input matrix "
-                           "is singular.")
-    prefix, pivot = failure
-    return LinAlgError(f"{name}: {prefix}The diagonal element {pivot} is zero, the {what} could "
-                       "not be completed because the input matrix is singular.")
+    if failure is None and found_only:
+        return None
+    prefix, pivot = failure or ("", 0)
+    if what is None:
+        detail = "The solver failed because the input matrix is singular."
+    elif pivot:
+        detail = (f"The diagonal element {pivot} is zero, the {what} could not be completed "
+                  "because the input matrix is singular.")
+    else:
+        detail = f"The {what} could not be completed because the input matrix is singular."
+    return LinAlgError(f"{name}: {prefix}{detail}")
 
 
 def _failing_minor(matrix) -> int:
@@ -139,13 +146,24 @@ def _failing_minor(matrix) -> int:
     return 0
 
 
-def not_positive_definite_error(name: str, array) -> LinAlgError:
-    """PyTorch's cholesky error, naming the batch element and the failing leading minor."""
+def not_positive_definite_error(name: str, array, found_only: bool = False):
+    """PyTorch's cholesky error, naming the batch element and the failing leading minor (None
+    with ``found_only`` when every matrix is positive-definite)."""
     failure = _first_failure(array, _failing_minor)
-    if failure is None:
-        return LinAlgError(f"{name}: The factorization could not be completed because the input "
-                           "is not positive-definite.")
-    prefix, order = failure
+    if failure is None and found_only:
+        return None
+    prefix, order = failure or ("", 0)
+    minor = f" (the leading minor of order {order} is not positive-definite)" if order else ""
     return LinAlgError(f"{name}: {prefix}The factorization could not be completed because the "
-                       f"input is not positive-definite (the leading minor of order {order} is "
-                       "not positive-definite).")
+                       f"input is not positive-definite{minor}.")
+
+
+def raise_if_failed(xp, out, find_error) -> None:
+    """cupy's solvers return nan/inf for singular or indefinite input instead of raising: where
+    a GPU result is not finite, ``find_error()`` re-examines the input on the host and its error
+    is raised if it finds one (nan input gives a nan result, as on the CPU)."""
+    if xp is np or bool(xp.isfinite(out).all()):
+        return
+    error = find_error()
+    if error is not None:
+        raise error

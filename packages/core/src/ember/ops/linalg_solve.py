@@ -20,6 +20,7 @@ from ember.ops._linalg_common import (
     check_matrix,
     check_same_dtype,
     not_positive_definite_error,
+    raise_if_failed,
     singular_error,
 )
 from ember.ops._results import return_type
@@ -45,6 +46,7 @@ class Inv(Function):
             out = ctx.xp.linalg.inv(a)
         except np.linalg.LinAlgError:
             raise singular_error("linalg.inv", a, "inversion") from None
+        raise_if_failed(ctx.xp, out, lambda: singular_error("linalg.inv", a, "inversion", True))
         ctx.save_for_backward(out)
         return out
 
@@ -196,7 +198,8 @@ class Solve(Function):
             out = xp.linalg.solve(xp.broadcast_to(a, batch + a.shape[-2:]),
                                   xp.broadcast_to(b, batch + b.shape[-2:]))
         except np.linalg.LinAlgError:
-            raise singular_error("linalg.solve", a, "solve") from None
+            raise singular_error("linalg.solve", a, None) from None
+        raise_if_failed(xp, out, lambda: singular_error("linalg.solve", a, None, True))
         ctx.save_for_backward(a, out)
         return out
 
@@ -271,6 +274,8 @@ class Cholesky(Function):
             out = ctx.xp.linalg.cholesky(a)
         except np.linalg.LinAlgError:
             raise not_positive_definite_error("linalg.cholesky", a) from None
+        raise_if_failed(ctx.xp, out,
+                        lambda: not_positive_definite_error("linalg.cholesky", a, True))
         ctx.save_for_backward(out)
         return out
 
