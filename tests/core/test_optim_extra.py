@@ -319,3 +319,33 @@ def test_lbfgs_needs_a_closure_and_stops_at_a_minimum():
     assert isinstance(loss, ember.Tensor)
     np.testing.assert_array_equal(param.detach().numpy(), before)  # gradient ~0: no step
     assert opt.state[param]["func_evals"] == 1
+
+
+def test_cubic_interpolation_finds_the_minimum_of_a_quadratic():
+    from ember.optim._line_search import cubic_interpolate
+
+    # f(x) = (x - 2)^2 sampled at 0 and 3: a cubic through it is the quadratic itself
+    assert cubic_interpolate(0.0, 4.0, -4.0, 3.0, 1.0, 2.0) == pytest.approx(2.0)
+    assert cubic_interpolate(3.0, 1.0, 2.0, 0.0, 4.0, -4.0) == pytest.approx(2.0)
+    assert cubic_interpolate(0.0, 4.0, -4.0, 3.0, 1.0, 2.0, bounds=(0.0, 1.5)) == 1.5
+
+
+@pytest.mark.parametrize("start", [[-1.5, 2.0], [0.5, -0.3], [2.0, 2.0]])
+def test_strong_wolfe_step_satisfies_the_conditions(start):
+    from ember.optim._line_search import strong_wolfe
+
+    def rosenbrock(x):
+        value = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+        grad = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2),
+                         200 * (x[1] - x[0] ** 2)])
+        return value, grad
+
+    x = np.array(start)
+    f, g = rosenbrock(x)
+    d = -g
+    gtd = float(g @ d)
+    f_new, g_new, t, evaluations = strong_wolfe(lambda x0, t, d: rosenbrock(x0 + t * d), x,
+                                                1.0 / np.abs(g).sum(), d, f, g, gtd)
+    assert f_new <= f + 1e-4 * t * gtd  # sufficient decrease
+    assert abs(float(g_new @ d)) <= 0.9 * abs(gtd)  # curvature (strong)
+    assert (f_new, t) == (rosenbrock(x + t * d)[0], t) and 1 <= evaluations <= 25

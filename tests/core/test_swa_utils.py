@@ -81,6 +81,7 @@ def test_use_buffers_averages_the_buffers_too():
         swa.update_parameters(model)
     np.testing.assert_allclose(swa.module[1].running_mean.numpy(), np.mean(means, axis=0),
                                rtol=1e-5, atol=1e-7)
+    assert swa.module[1].num_batches_tracked.item() == model[1].num_batches_tracked.item() == 3
 
 
 def _expected_swalr(lr, swa_lr, anneal_epochs, strategy, steps):

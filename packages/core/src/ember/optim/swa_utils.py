@@ -84,7 +84,8 @@ class AveragedModel(Module):
         avg_fn: ``(averaged, current, num_averaged) -> new averaged`` per tensor.
         multi_avg_fn: the same on lists of tensors, in place (``get_ema_multi_avg_fn``).
             Without either, the equal-weight SWA average.
-        use_buffers: average the buffers too; otherwise they are copied from ``model``.
+        use_buffers: average the buffers too; otherwise they are copied from ``model``. Integer
+            buffers (batch-norm's ``num_batches_tracked``) are always copied, not averaged.
 
     Attributes:
         module: the averaged model; ``n_averaged``: an int64 buffer counting the updates.
@@ -134,6 +135,9 @@ class AveragedModel(Module):
                             if a._array.dtype.kind == "f"]
                 multi_avg_fn([a for a, _ in floating], [c for _, c in floating],
                              self.n_averaged)
+                for a, c in zip(averaged, current):  # integer buffers (batch counters) follow
+                    if a._array.dtype.kind != "f":
+                        _assign(a, c)
         if not self.use_buffers:  # keep the buffers in sync with the source model
             for b_averaged, b_model in zip(self.module.buffers(), model.buffers()):
                 _assign(b_averaged, b_model.detach().to(b_averaged.device))
