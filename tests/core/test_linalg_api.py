@@ -239,3 +239,25 @@ def test_top_level_aliases_are_pytorchs():
                                np.linalg.norm(b, "nuc", axis=(-2, -1)))
     np.testing.assert_allclose(ember.tensor(b).norm(p="nuc", dim=(0, 2)).numpy(),
                                np.linalg.norm(b, "nuc", axis=(0, 2)))
+
+
+def test_ex_variants_report_failures_in_info():
+    a = ember.tensor([[[4.0, 2.0], [2.0, 5.0]], [[1.0, 2.0], [2.0, 1.0]]], dtype=ember.float64,
+                     requires_grad=True)
+    lower, info = linalg.cholesky_ex(a)
+    assert info.tolist() == [0, 2] and info.dtype == ember.int32
+    np.testing.assert_allclose(lower[0].detach().numpy(), [[2.0, 0.0], [1.0, 2.0]])
+    assert np.isnan(lower[1].detach().numpy()).all()
+    lower[0].sum().backward()  # the good matrix keeps its gradient, the failed one gets none
+    assert np.isfinite(a.grad.numpy()).all() and not a.grad.numpy()[1].any()
+    upper, info = linalg.cholesky_ex(a[:1], upper=True)
+    np.testing.assert_allclose(upper.detach().numpy(), lower[:1].detach().numpy().swapaxes(1, 2))
+    assert info.tolist() == [0]
+    with pytest.raises(linalg.LinAlgError, match=r"\(Batch element 1\).*order 2"):
+        linalg.cholesky_ex(a, check_errors=True)
+    inverse, info = linalg.inv_ex(ember.tensor([[1.0, 2.0], [2.0, 4.0]]))
+    assert info.item() == 2 and np.isnan(inverse.numpy()).all()
+    inverse, info = linalg.inv_ex(ember.eye(2) * 2)
+    assert info.item() == 0 and inverse.tolist() == [[0.5, 0.0], [0.0, 0.5]]
+    with pytest.raises(linalg.LinAlgError, match="diagonal element 2"):
+        linalg.inv_ex(ember.tensor([[1.0, 2.0], [2.0, 4.0]]), check_errors=True)

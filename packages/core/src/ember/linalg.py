@@ -18,11 +18,13 @@ from ember.tensor.registry import OPS
 LinAlgError.__module__ = __name__  # shown as ember.linalg.LinAlgError, as torch.linalg's
 
 cholesky = OPS["linalg_cholesky"]
+cholesky_ex = OPS["linalg_cholesky_ex"]
 cond = OPS["linalg_cond"]
 det = OPS["linalg_det"]
 eigh = OPS["linalg_eigh"]
 eigvalsh = OPS["linalg_eigvalsh"]
 inv = OPS["linalg_inv"]
+inv_ex = OPS["linalg_inv_ex"]
 lstsq = OPS["linalg_lstsq"]
 matmul = OPS["matmul"]
 matrix_exp = OPS["linalg_matrix_exp"]
@@ -42,7 +44,8 @@ vecdot = OPS["linalg_vecdot"]
 vector_norm = OPS["linalg_vector_norm"]
 
 __all__ = [
-    "LinAlgError", "cholesky", "cond", "det", "eigh", "eigvalsh", "inv", "lstsq", "matmul",
+    "LinAlgError", "cholesky", "cholesky_ex", "cond", "det", "eigh", "eigvalsh", "inv", "inv_ex",
+    "lstsq", "matmul",
     "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
     "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
 ]

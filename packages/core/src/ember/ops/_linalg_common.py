@@ -99,6 +99,14 @@ def _first_failure(array, find):
     return None
 
 
+def failure_info(array, kind: str):
+    """LAPACK's ``info`` for each matrix of ``array`` ``(*, n, n)`` as a host int32 array ``(*)``:
+    the 1-based zero pivot (``kind="lu"``) or failing leading minor (``"cholesky"``), 0 if none."""
+    find = _first_zero_pivot if kind == "lu" else _failing_minor
+    info = [find(matrix) for matrix in _batches(array)]
+    return np.asarray(info, dtype=np.int32).reshape(array.shape[:-2])
+
+
 def _first_zero_pivot(matrix) -> int:
     """1-based position of the first zero pivot of an LU with partial pivoting (LAPACK getrf's
     ``info``), or 0 when there is none."""

@@ -18,7 +18,7 @@ class Adadelta(Optimizer):
     State per parameter: ``step``, ``square_avg``, ``acc_delta``.
 
     Example:
-        >>> opt = ember.optim.Adadelta(model.parameters(), lr=1.0, rho=0.9)
+        >>> opt = ember.optim.Adadelta([ember.zeros(3, requires_grad=True)], rho=0.9)
     """
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,

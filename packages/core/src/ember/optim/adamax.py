@@ -19,7 +19,7 @@ class Adamax(Optimizer):
     State per parameter: ``step``, ``exp_avg``, ``exp_inf``.
 
     Example:
-        >>> opt = ember.optim.Adamax(model.parameters(), lr=2e-3)
+        >>> opt = ember.optim.Adamax([ember.zeros(3, requires_grad=True)], lr=2e-3)
     """
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,

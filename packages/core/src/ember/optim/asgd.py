@@ -25,7 +25,7 @@ class ASGD(Optimizer):
     State per parameter: ``step``, ``eta``, ``mu`` (0-d host float32 tensors) and ``ax``.
 
     Example:
-        >>> opt = ember.optim.ASGD(model.parameters(), lr=1e-2, t0=100)
+        >>> opt = ember.optim.ASGD([ember.zeros(3, requires_grad=True)], lr=1e-2, t0=100)
     """
 
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,

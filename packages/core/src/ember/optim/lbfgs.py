@@ -24,13 +24,16 @@ class LBFGS(Optimizer):
     ``prev_flat_grad``, ``prev_loss``.
 
     Example:
-        >>> opt = ember.optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe")
+        >>> w = ember.tensor([3.0, -2.0], requires_grad=True)
+        >>> opt = ember.optim.LBFGS([w], line_search_fn="strong_wolfe")
         >>> def closure():
         ...     opt.zero_grad()
-        ...     loss = loss_fn(model(x), y)
+        ...     loss = ((w - 1.0) ** 2).sum()
         ...     loss.backward()
         ...     return loss
-        >>> opt.step(closure)
+        >>> _ = opt.step(closure)
+        >>> w.detach().round()
+        tensor([1., 1.])
     """
 
     def __init__(self, params, lr: float = 1.0, max_iter: int = 20, max_eval: int | None = None,

@@ -24,7 +24,7 @@ class NAdam(Optimizer):
     ``exp_avg_sq``.
 
     Example:
-        >>> opt = ember.optim.NAdam(model.parameters(), lr=2e-3, momentum_decay=4e-3)
+        >>> opt = ember.optim.NAdam([ember.zeros(3, requires_grad=True)], momentum_decay=4e-3)
     """
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,

@@ -22,7 +22,7 @@ class RAdam(Optimizer):
     State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``.
 
     Example:
-        >>> opt = ember.optim.RAdam(model.parameters(), lr=1e-3)
+        >>> opt = ember.optim.RAdam([ember.zeros(3, requires_grad=True)], lr=1e-3)
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,

@@ -6,13 +6,16 @@ with ``multi_avg_fn=get_ema_multi_avg_fn(decay)``. ``SWALR`` anneals each group'
 a constant ``swa_lr``; ``update_bn`` recomputes batch-norm statistics for the averaged weights.
 
 Example:
+    >>> from ember.optim.swa_utils import SWALR, AveragedModel
+    >>> model = ember.nn.Linear(2, 1)
+    >>> optimizer = ember.optim.SGD(model.parameters(), lr=0.1)
     >>> swa_model = AveragedModel(model)
     >>> scheduler = SWALR(optimizer, swa_lr=0.05)
-    >>> for epoch in range(epochs):
-    ...     train_one_epoch(model, optimizer)
+    >>> for epoch in range(3):  # train an epoch here, then:
     ...     swa_model.update_parameters(model)
     ...     scheduler.step()
-    >>> update_bn(loader, swa_model)
+    >>> swa_model.n_averaged.item()
+    3
 """
 
 from __future__ import annotations
@@ -176,7 +179,11 @@ class SWALR(LRScheduler):
     ``anneal_epochs`` steps (``"cos"`` or ``"linear"``), then keeps it there.
 
     Example:
-        >>> scheduler = SWALR(optimizer, swa_lr=0.05, anneal_epochs=5, anneal_strategy="linear")
+        >>> optimizer = ember.optim.SGD([ember.zeros(2, requires_grad=True)], lr=1.0)
+        >>> scheduler = SWALR(optimizer, swa_lr=0.5, anneal_epochs=2, anneal_strategy="linear")
+        >>> scheduler.step()
+        >>> scheduler.get_last_lr()
+        [0.75]
     """
 
     def __init__(self, optimizer, swa_lr, anneal_epochs: int = 10, anneal_strategy: str = "cos",
