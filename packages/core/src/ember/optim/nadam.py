@@ -28,8 +28,8 @@ class NAdam(Optimizer):
     """
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum_decay: float = 4e-3, *,
-                 decoupled_weight_decay: bool = False, maximize: bool = False):
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False):
         check_adam_options(lr, betas, eps, weight_decay)
         check_option(momentum_decay, "momentum_decay value")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

@@ -26,7 +26,7 @@ class RAdam(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, *, decoupled_weight_decay: bool = False,
+                 weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
                  maximize: bool = False):
         check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
