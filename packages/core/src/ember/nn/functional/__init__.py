@@ -16,7 +16,8 @@ from ember.tensor.registry import OPS as _OPS
 _FROM_OPS = (
     "celu", "cosine_similarity", "elu", "gelu", "hardshrink", "hardsigmoid", "hardswish",
     "hardtanh", "leaky_relu", "linear", "logsigmoid", "mish", "normalize", "one_hot", "pad",
-    "pairwise_distance", "prelu", "relu", "relu_", "relu6", "selu", "sigmoid", "silu",
+    "pairwise_distance", "pixel_shuffle", "pixel_unshuffle", "prelu", "relu", "relu_", "relu6",
+    "selu", "sigmoid", "silu",
     "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold",
 )
 
