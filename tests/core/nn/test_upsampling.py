@@ -186,6 +186,35 @@ def test_modules(case, device):
     check_module(case, device)
 
 
+@pytest.mark.parametrize("mode,size", [("bilinear", (3, 5)), ("bicubic", (4, 3)),
+                                       ("area", (2, 2))])
+def test_gathered_taps_match_the_dense_product(mode, size, monkeypatch):
+    """Large inputs take the gather path: the same values and gradients (forced here)."""
+    from ember.nn.functional import upsampling
+
+    x = _random(1, 2, 3, 4)
+    dense = F.interpolate(ember.tensor(x), size=size, mode=mode).numpy()
+    monkeypatch.setattr(upsampling, "_DENSE_LIMIT", 0)
+    gathered = F.interpolate(ember.tensor(x), size=size, mode=mode).numpy()
+    np.testing.assert_allclose(gathered, dense, atol=1e-12)
+    np.testing.assert_allclose(gathered, reference(x, size, mode), atol=1e-12)
+    ember.autograd.gradcheck(lambda t: F.interpolate(t, size=size, mode=mode),
+                             [ember.tensor(x, requires_grad=True)])
+    ember.autograd.gradgradcheck(lambda t: F.interpolate(t, size=size, mode=mode),
+                                 [ember.tensor(x, requires_grad=True)])
+
+
+def test_a_non_finite_value_stays_local():
+    x = np.zeros((1, 1, 4, 6))
+    x[0, 0, 0, 0] = np.inf
+    out = F.interpolate(ember.tensor(x), size=(8, 12), mode="bilinear").numpy()[0, 0]
+    assert np.isinf(out[0, 0]) and not np.isnan(out).any()
+    np.testing.assert_array_equal(out[4:, 4:], 0.0)
+    pooled = F.interpolate(ember.tensor(x), size=(3, 4), mode="area").numpy()[0, 0]
+    assert np.isinf(pooled[0, 0]) and not np.isnan(pooled).any()
+    np.testing.assert_array_equal(pooled[1:, 1:], 0.0)
+
+
 def test_shuffle_round_trip_and_repr():
     x = ember.randn(2, 3, 8, 6)
     np.testing.assert_array_equal(F.pixel_shuffle(F.pixel_unshuffle(x, 2), 2).numpy(),

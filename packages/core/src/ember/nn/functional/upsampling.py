@@ -2,9 +2,10 @@
 area), ``upsample*`` aliases, ``pixel_shuffle`` and ``pixel_unshuffle``.
 
 Every interpolation mode is separable: along each spatial axis the output is a fixed linear map
-of the input, a matrix ``(out, in)`` of PyTorch's gather indices and weights. Applying the
-matrices axis after axis with ``matmul`` makes the forward a weighted sum of gathered values and
-its backward the transpose (scatter-add of the weighted gradients), differentiable at any order.
+of the input, a few taps per output position (PyTorch's gather indices and weights: 1 for
+nearest, 2 linear, 4 bicubic, a bin for area). Axis after axis, the forward sums the taps
+weighted and the backward is the transpose (scatter-add of the weighted gradients),
+differentiable at any order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinea
 #: the modes that need an exact number of spatial dimensions
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _CUBIC_A = -0.75  # PyTorch's bicubic coefficient (as in OpenCV)
+#: input sizes up to this are resampled by a dense matrix product, larger ones by gathering
+_DENSE_LIMIT = 512
 
 
 def _tuple(value, dims: int, name: str) -> tuple:
@@ -64,12 +67,12 @@ def _ratio(precision, in_size: int, out_size: int, scale, align_corners: bool):
     return precision(in_size) / precision(out_size)
 
 
-def _nearest(matrix, precision, in_size, scale, exact: bool) -> None:
+def _nearest(precision, in_size, out_size, scale, exact: bool) -> tuple:
     """``src = min(floor((dst [+ 0.5]) * ratio), in - 1)``, in the input's float precision."""
-    ratio = _ratio(precision, in_size, matrix.shape[0], scale, False)
-    dst = np.arange(matrix.shape[0], dtype=precision) + precision(0.5 if exact else 0.0)
+    ratio = _ratio(precision, in_size, out_size, scale, False)
+    dst = np.arange(out_size, dtype=precision) + precision(0.5 if exact else 0.0)
     src = np.minimum(np.floor(dst * ratio).astype(np.int64), in_size - 1)
-    matrix[np.arange(matrix.shape[0]), src] = 1.0
+    return src[None], None
 
 
 def _source(precision, in_size, out_size, scale, align_corners, cubic: bool):
@@ -82,15 +85,11 @@ def _source(precision, in_size, out_size, scale, align_corners, cubic: bool):
     return src if cubic else np.maximum(src, 0)
 
 
-def _linear(matrix, precision, in_size, scale, align_corners) -> None:
-    out_size = matrix.shape[0]
+def _linear(precision, in_size, out_size, scale, align_corners) -> tuple:
     src = _source(precision, in_size, out_size, scale, align_corners, cubic=False)
     first = np.floor(src).astype(np.int64)
-    second = np.minimum(first + 1, in_size - 1)
     frac = np.clip(src - first, 0, 1)
-    rows = np.arange(out_size)
-    np.add.at(matrix, (rows, first), 1 - frac)
-    np.add.at(matrix, (rows, second), frac)
+    return np.stack([first, np.minimum(first + 1, in_size - 1)]), np.stack([1 - frac, frac])
 
 
 def _cubic_weights(t):
@@ -106,33 +105,64 @@ def _cubic_weights(t):
     return (far(t + 1), near(t), near(1 - t), far(2 - t))
 
 
-def _cubic(matrix, precision, in_size, scale, align_corners) -> None:
-    out_size = matrix.shape[0]
+def _cubic(precision, in_size, out_size, scale, align_corners) -> tuple:
     src = _source(precision, in_size, out_size, scale, align_corners, cubic=True)
     base = np.floor(src).astype(np.int64)
-    rows = np.arange(out_size)
-    for offset, weight in zip((-1, 0, 1, 2), _cubic_weights(src - base)):
-        # border taps read the edge value (PyTorch's upsample_get_value_bounded)
-        np.add.at(matrix, (rows, np.clip(base + offset, 0, in_size - 1)), weight)
+    # border taps read the edge value (PyTorch's upsample_get_value_bounded)
+    taps = [np.clip(base + offset, 0, in_size - 1) for offset in (-1, 0, 1, 2)]
+    return np.stack(taps), np.stack(_cubic_weights(src - base))
 
 
-def _area(matrix, in_size) -> None:
-    for row, (start, end) in enumerate(_bins(in_size, matrix.shape[0])):
-        matrix[row, start:end] = 1.0 / (end - start)
+def _area(in_size, out_size) -> tuple:
+    """Adaptive average pooling bins, padded to the longest with zero-weight taps."""
+    bins = _bins(in_size, out_size)
+    width = max(end - start for start, end in bins)
+    index = np.zeros((width, out_size), np.int64)
+    weight = np.zeros((width, out_size))
+    for column, (start, end) in enumerate(bins):
+        index[:end - start, column] = np.arange(start, end)
+        index[end - start:, column] = start
+        weight[:end - start, column] = 1.0 / (end - start)
+    return index, weight
 
 
-def _axis_matrix(mode, precision, in_size, out_size, scale, align_corners):
-    """The (out_size, in_size) float64 matrix of one axis' interpolation."""
-    matrix = np.zeros((out_size, in_size))
+def _axis_taps(mode, precision, in_size, out_size, scale, align_corners) -> tuple:
+    """One axis' interpolation as taps: source indices (taps, out_size) and their float64
+    weights (taps, out_size), or None for weights all one (nearest)."""
     if mode in ("nearest", "nearest-exact"):
-        _nearest(matrix, precision, in_size, scale, exact=mode == "nearest-exact")
-    elif mode == "area":
-        _area(matrix, in_size)
-    elif mode == "bicubic":
-        _cubic(matrix, precision, in_size, scale, align_corners)
+        return _nearest(precision, in_size, out_size, scale, exact=mode == "nearest-exact")
+    if mode == "area":
+        return _area(in_size, out_size)
+    if mode == "bicubic":
+        return _cubic(precision, in_size, out_size, scale, align_corners)
+    return _linear(precision, in_size, out_size, scale, align_corners)
+
+
+def _resample_axis(input: Tensor, axis: int, index, weight, mode: str) -> Tensor:
+    """The taps ``index`` (taps, out) along ``axis`` summed with ``weight``.
+
+    For finite input of size up to ``_DENSE_LIMIT`` as one product with the dense
+    ``(in, out)`` matrix (BLAS beats gathering and, in the backward, scatter-adding that many
+    taps); otherwise, and for nearest, by ``index_select`` of every tap and a weighted sum,
+    whose cost does not grow with the input size. Either way the backward is the transpose.
+    """
+    xp, dtype = xp_of(input._array), input._array.dtype
+    moved = input.movedim(axis, -1)
+    taps, out_size = index.shape
+    # Only finite input goes through the product: 0 * inf would spread NaN along the row.
+    if weight is not None and moved.shape[-1] <= _DENSE_LIMIT and \
+            bool(xp.isfinite(input._array).all()):
+        matrix = np.zeros((moved.shape[-1], out_size))
+        np.add.at(matrix, (index, np.broadcast_to(np.arange(out_size), index.shape)), weight)
+        resampled = moved @ Tensor(xp.asarray(matrix, dtype=dtype))
     else:
-        _linear(matrix, precision, in_size, scale, align_corners)
-    return matrix
+        gathered = moved.index_select(-1, Tensor(xp.asarray(index.reshape(-1))))
+        gathered = gathered.reshape(*moved.shape[:-1], taps, out_size)
+        if mode == "area":  # its padding taps must add 0 even where they read inf
+            gathered = gathered.masked_fill(Tensor(xp.asarray(weight == 0)), 0.0)
+        resampled = gathered.squeeze(-2) if weight is None else \
+            (gathered * Tensor(xp.asarray(weight, dtype=dtype))).sum(-2)
+    return resampled.movedim(-1, axis)
 
 
 def _check_mode(input: Tensor, mode: str, align_corners) -> None:
@@ -188,14 +218,12 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                            f"got input {in_sizes} and output {sizes}")
     dtype = input._array.dtype
     precision = np.float64 if dtype == np.float64 else np.float32  # PyTorch's opmath type
-    xp = xp_of(input._array)
     out = input
     for axis, (n_in, n_out, scale) in enumerate(zip(in_sizes, sizes, scales), start=2):
         if mode in ("nearest", "nearest-exact") and n_in == n_out and scale in (None, 1.0):
             continue
-        matrix = _axis_matrix(mode, precision, n_in, n_out, scale, bool(align_corners))
-        weights = Tensor(xp.asarray(matrix, dtype=dtype))
-        out = (out.movedim(axis, -1) @ weights.mT).movedim(-1, axis)
+        index, weight = _axis_taps(mode, precision, n_in, n_out, scale, bool(align_corners))
+        out = _resample_axis(out, axis, index, weight, mode)
     return out
 
 
