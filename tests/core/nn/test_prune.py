@@ -96,7 +96,43 @@ def test_importance_scores_choose_instead_of_magnitudes():
     np.testing.assert_array_equal(_numpy(layer.weight_mask), [[1, 0], [1, 0]])
 
 
+@pytest.mark.parametrize("n,dim", [(2, 0), (1, 1), (float("inf"), -1)])
+def test_ln_structured_prunes_the_channels_of_smallest_norm(n, dim):
+    conv = nn.Conv2d(3, 4, 2)
+    weight = _numpy(conv.weight).copy()
+    prune.ln_structured(conv, "weight", amount=0.5, n=n, dim=dim)
+    axis = dim % 4
+    moved = np.moveaxis(np.abs(weight), axis, 0).reshape(weight.shape[axis], -1)
+    norms = moved.max(1) if n == float("inf") else (moved ** n).sum(1) ** (1 / n)
+    count = round(0.5 * weight.shape[axis])
+    kept = np.ones(weight.shape[axis])
+    kept[np.argsort(norms)[:count]] = 0
+    shape = [1, 1, 1, 1]
+    shape[axis] = -1
+    expected = np.broadcast_to(kept.reshape(shape), weight.shape)
+    np.testing.assert_array_equal(_numpy(conv.weight_mask), expected)
+    np.testing.assert_array_equal(_numpy(conv.weight), weight * expected)
+
+
+def test_structured_pruning_again_prunes_among_the_kept_channels():
+    layer = nn.Linear(3, 5)
+    weight = _numpy(layer.weight).copy()
+    prune.ln_structured(layer, "weight", amount=2, n=2, dim=0)
+    prune.ln_structured(layer, "weight", amount=1, n=2, dim=0)
+    kept = np.ones(5)
+    kept[np.argsort(np.linalg.norm(weight, axis=1))[:3]] = 0
+    np.testing.assert_array_equal(_numpy(layer.weight_mask), kept[:, None].repeat(3, 1))
+    ember.manual_seed(0)
+    random = prune.random_structured(nn.Linear(6, 4), "weight", amount=0.5, dim=1)
+    columns = _numpy(random.weight_mask).sum(0)
+    assert sorted(columns) == [0, 0, 0, 4, 4, 4]
+
+
 @pytest.mark.parametrize("call,error,words", [
+    (lambda: prune.ln_structured(nn.Linear(2, 2), "bias", 1, n=2, dim=0), ValueError,
+     "Structured pruning can only be applied to multidimensional tensors"),
+    (lambda: prune.ln_structured(nn.Linear(2, 2), "weight", 1, n=2, dim=2), IndexError,
+     "Invalid index 2 for tensor of size (2, 2)"),
     (lambda: prune.l1_unstructured(nn.Linear(2, 2), "weight", -1), ValueError,
      "amount=-1 should either be a float in the range [0, 1] or a non-negative integer"),
     (lambda: prune.l1_unstructured(nn.Linear(2, 2), "weight", 1.5), ValueError, "amount=1.5"),

@@ -116,6 +116,45 @@ def test_grid_sample_nearest(padding, align, device):
                                 padding_mode=padding, align_corners=align), [image_t])
 
 
+def grid_sample_3d_loop(volume, grid, mode="bilinear", padding_mode="zeros", align=False):
+    n, c, d, h, w = volume.shape
+    out = np.zeros((n, c, *grid.shape[1:4]))
+
+    def value(b, z, y, x):
+        if 0 <= z < d and 0 <= y < h and 0 <= x < w:
+            return volume[b, :, z, y, x]
+        return np.zeros(c)
+
+    for b, i, j, k in np.ndindex(n, *grid.shape[1:4]):
+        x, y, z = (_pad(_unnormalize(grid[b, i, j, k, axis], size, align), size, padding_mode,
+                        align) for axis, size in enumerate((w, h, d)))
+        if mode == "nearest":
+            out[b, :, i, j, k] = value(b, int(np.rint(z)), int(np.rint(y)), int(np.rint(x)))
+            continue
+        x0, y0, z0 = math.floor(x), math.floor(y), math.floor(z)
+        for dz, dy, dx in np.ndindex(2, 2, 2):
+            weight = (1 - abs(x - x0 - dx)) * (1 - abs(y - y0 - dy)) * (1 - abs(z - z0 - dz))
+            out[b, :, i, j, k] += weight * value(b, z0 + dz, y0 + dy, x0 + dx)
+    return out
+
+
+@pytest.mark.parametrize("mode,padding,align", [
+    ("bilinear", "zeros", False), ("bilinear", "border", True),
+    ("bilinear", "reflection", False), ("nearest", "zeros", True),
+    ("nearest", "reflection", False),
+])
+def test_grid_sample_5d(mode, padding, align, device):
+    rng = np.random.default_rng(7)
+    volume, grid = rng.uniform(-2, 2, (2, 2, 3, 2, 3)), rng.uniform(-1.5, 1.5, (2, 2, 1, 2, 3))
+    case = OpCase("grid_sample", arity=2, shapes=[((), ())], gradgrad=False,
+                  inputs=lambda rng, shapes, dtype: [volume.astype(dtype), grid.astype(dtype)],
+                  fn=lambda x, g: F.grid_sample(x, g, mode=mode, padding_mode=padding,
+                                                align_corners=align),
+                  ref=lambda x, g: grid_sample_3d_loop(x, g, mode, padding, align),
+                  grad=mode == "bilinear")
+    check_op(case, device)
+
+
 def test_bilinear_second_order_in_input_and_grid():
     image, grid = _inputs((1, 1, 3, 3), (2, 2))(np.random.default_rng(5), None, "float64")
     tensors = [ember.tensor(image, requires_grad=True), ember.tensor(grid, requires_grad=True)]
@@ -156,12 +195,14 @@ def test_affine_grid_3d_is_the_affine_map_of_voxel_centres():
     np.testing.assert_allclose(grid[1, 1, 1, 3], theta[1] @ [x, y, z, 1.0])
 
 
-def test_identity_transform_reproduces_the_image():
-    image = ember.randn(2, 3, 5, 4, dtype=ember.float64)
-    theta = ember.tensor([[[1.0, 0, 0], [0, 1.0, 0]]] * 2, dtype=ember.float64)
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (2, 2, 3, 4, 2)])
+def test_identity_transform_reproduces_the_image(shape):
+    image = ember.randn(*shape, dtype=ember.float64)
+    dims = len(shape) - 2
+    theta = ember.tensor(np.eye(dims, dims + 1)[None].repeat(2, 0))
     for align in (False, True):
         grid = F.affine_grid(theta, image.shape, align_corners=align)
-        for mode in ("bilinear", "nearest", "bicubic"):
+        for mode in ("bilinear", "nearest", "bicubic")[:5 - dims]:
             out = F.grid_sample(image, grid, mode=mode, align_corners=align)
             np.testing.assert_allclose(out.numpy(), image.numpy(), atol=1e-12)
 
@@ -185,6 +226,11 @@ def test_align_corners_none_warns_as_pytorch():
                            align_corners=False), RuntimeError, "same batch size"),
     (lambda: F.grid_sample(ember.zeros(1, 2, 2), ember.zeros(1, 1, 1, 2), align_corners=False),
      RuntimeError, "expected 4D or 5D input"),
+    (lambda: F.grid_sample(ember.zeros(1, 1, 2, 2, 2), ember.zeros(1, 1, 1, 1, 2),
+                           align_corners=False), RuntimeError, "size 3 in last dimension"),
+    (lambda: F.grid_sample(ember.zeros(1, 1, 2, 2, 2), ember.zeros(1, 1, 1, 1, 3),
+                           mode="bicubic", align_corners=False), RuntimeError,
+     "bicubic interpolation only supports 4D input"),
     (lambda: F.affine_grid(ember.zeros(1, 2, 3), (1, 1, 2), align_corners=False),
      NotImplementedError, "only supports 4D and 5D sizes"),
     (lambda: F.affine_grid(ember.zeros(2, 2, 3), (1, 1, 2, 2), align_corners=False),

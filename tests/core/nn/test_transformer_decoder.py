@@ -160,3 +160,35 @@ def test_errors_name_the_shapes():
         model(ember.zeros(5, 2, 4), ember.zeros(3, 2, 6))
     with pytest.raises(RuntimeError, match="Need attn_mask"):
         model.decoder.layers[0](ember.zeros(3, 2, 4), ember.zeros(5, 2, 4), tgt_is_causal=True)
+
+
+def test_word_language_model_pattern_subclass_with_its_own_decoder_learns():
+    """The PyTorch word-language-model example subclasses nn.Transformer, replaces
+    ``self.decoder`` by a Linear head and uses only ``self.encoder`` with a causal mask."""
+
+    class TransformerModel(nn.Transformer):
+        def __init__(self, ntoken, ninp, nhead, nhid, nlayers):
+            super().__init__(d_model=ninp, nhead=nhead, dim_feedforward=nhid,
+                             num_encoder_layers=nlayers, dropout=0.0)
+            self.input_emb = nn.Embedding(ntoken, ninp)
+            self.decoder = nn.Linear(ninp, ntoken)
+
+        def forward(self, src):
+            mask = self.generate_square_subsequent_mask(len(src))
+            output = self.encoder(self.input_emb(src), mask=mask)
+            return nn.functional.log_softmax(self.decoder(output), dim=-1)
+
+    ember.manual_seed(0)
+    model = TransformerModel(ntoken=20, ninp=8, nhead=2, nhid=16, nlayers=1)
+    assert not [key for key in model.state_dict() if key.startswith("decoder.layers")]
+    data = ember.randint(0, 20, (6, 3))
+    target = ember.randint(0, 20, (18,))
+    optimizer = ember.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = nn.functional.nll_loss(model(data).view(-1, 20), target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]

@@ -204,6 +204,72 @@ def test_gathered_taps_match_the_dense_product(mode, size, monkeypatch):
                                  [ember.tensor(x, requires_grad=True)])
 
 
+def _antialiased_loop(x, size, mode, align_corners=False):
+    """PyTorch's antialiased resampling (as Pillow's), axis by axis, one output at a time."""
+    def filter_(t):
+        t = abs(t)
+        if mode == "bilinear":
+            return max(1 - t, 0.0)
+        return _cubic(t, a=-0.5)
+
+    out = x
+    for axis, out_size in zip((2, 3), size):
+        in_size = out.shape[axis]
+        if in_size == out_size:
+            continue
+        ratio = ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0) if align_corners \
+            else in_size / out_size
+        support = (2 if mode == "bilinear" else 4) * 0.5 * max(ratio, 1.0)
+        inverse = 1 / ratio if ratio >= 1 else 1.0
+        moved = np.moveaxis(out, axis, -1)
+        result = np.zeros(moved.shape[:-1] + (out_size,))
+        for i in range(out_size):
+            center = ratio * (i + 0.5)
+            first = max(int(center - support + 0.5), 0)
+            last = min(int(center + support + 0.5), in_size)
+            weights = [filter_((j - center + 0.5) * inverse) for j in range(first, last)]
+            for j, weight in zip(range(first, last), weights):
+                result[..., i] += weight / sum(weights) * moved[..., j]
+        out = np.moveaxis(result, -1, axis)
+    return out
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("size,align", [((3, 2), False), ((2, 7), False), ((4, 3), True)])
+def test_antialias_matches_loops(mode, size, align):
+    x = _random(2, 2, 9, 5)
+    out = F.interpolate(ember.tensor(x), size=size, mode=mode, antialias=True,
+                        align_corners=align)
+    np.testing.assert_allclose(out.numpy(), _antialiased_loop(x, size, mode, align),
+                               atol=1e-12)
+    ember.autograd.gradcheck(
+        lambda t: F.interpolate(t, size=size, mode=mode, antialias=True, align_corners=align),
+        [ember.tensor(x[:1, :1], requires_grad=True)])
+
+
+def test_antialias_downscaling_averages_and_upscaling_is_plain_bilinear():
+    x = ember.arange(4.0, dtype=ember.float64).reshape(1, 1, 1, 4)
+    # center 1 of the 2x-wide triangle: taps 0, 1, 2 weighted 3/7, 3/7, 1/7
+    np.testing.assert_allclose(
+        F.interpolate(x, size=(1, 2), mode="bilinear", antialias=True).numpy().ravel(),
+        [5 / 7, 3 - 5 / 7])
+    y = ember.tensor(_random(1, 2, 3, 4))
+    np.testing.assert_allclose(
+        F.interpolate(y, size=(7, 9), mode="bilinear", antialias=True).numpy(),
+        F.interpolate(y, size=(7, 9), mode="bilinear").numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match="Anti-alias option is restricted"):
+        F.interpolate(ember.zeros(1, 1, 4), size=2, mode="linear", antialias=True)
+
+
+def test_nearest_resamples_integer_input():
+    labels = np.arange(12).reshape(1, 1, 3, 4)
+    out = F.interpolate(ember.tensor(labels), size=(5, 7), mode="nearest")
+    assert out.dtype == ember.int64
+    np.testing.assert_array_equal(out.numpy(), reference(labels, (5, 7), "nearest"))
+    with pytest.raises(RuntimeError, match="bilinear mode expects a floating point input"):
+        F.interpolate(ember.tensor(labels), size=(5, 7), mode="bilinear")
+
+
 def test_a_non_finite_value_stays_local():
     x = np.zeros((1, 1, 4, 6))
     x[0, 0, 0, 0] = np.inf

@@ -9,6 +9,7 @@ So both the input and the grid get gradients, as in PyTorch, at any order.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 from ember.backend import xp_of
@@ -60,15 +61,19 @@ def _source_coordinate(coord: Tensor, size: int, padding_mode: str, align: bool)
     return coord
 
 
-def _bounded(xp, column, row, width: int, height: int, padding_mode: str, align: bool):
-    """(flat index, in-bounds mask) of integer taps; outside the image a tap is masked (zeros)
-    or, for bicubic with border/reflection, moved inside by the same padding rule."""
+def _bounded(xp, positions, sizes, padding_mode: str, align: bool):
+    """(flat index, in-bounds mask) of integer taps, one position array per spatial axis of
+    the input; outside the input a tap is masked (zeros) or, for bicubic with border or
+    reflection, moved inside by the same padding rule."""
     if padding_mode != "zeros":
-        column = _source_coordinate_array(xp, column, width, padding_mode, align)
-        row = _source_coordinate_array(xp, row, height, padding_mode, align)
-    inside = (column >= 0) & (column <= width - 1) & (row >= 0) & (row <= height - 1)
-    flat = xp.clip(row, 0, height - 1).astype(xp.int64) * width + \
-        xp.clip(column, 0, width - 1).astype(xp.int64)
+        positions = [_source_coordinate_array(xp, position, size, padding_mode, align)
+                     for position, size in zip(positions, sizes)]
+    inside = None
+    flat = 0
+    for position, size in zip(positions, sizes):
+        within = (position >= 0) & (position <= size - 1)
+        inside = within if inside is None else inside & within
+        flat = flat * size + xp.clip(position, 0, size - 1).astype(xp.int64)
     return flat, inside
 
 
@@ -82,11 +87,11 @@ def _source_coordinate_array(xp, pixel, size, padding_mode, align):
 
 
 def _gather(input: Tensor, flat, inside) -> Tensor:
-    """``input`` (N, C, H, W) at flat positions (N, Ho, Wo), zero where not ``inside``."""
-    n, c, h, w = input.shape
+    """``input`` (N, C, *spatial) at flat positions (N, *out), zero where not ``inside``."""
+    n, c = input.shape[:2]
     xp = xp_of(input._array)
     index = Tensor(xp.broadcast_to(flat.reshape(n, 1, -1), (n, c, flat[0].size)))
-    values = input.reshape(n, c, h * w).gather(2, index).reshape(n, c, *flat.shape[1:])
+    values = input.reshape(n, c, -1).gather(2, index).reshape(n, c, *flat.shape[1:])
     if inside.all():
         return values
     return values * Tensor(inside[:, None].astype(input._array.dtype))
@@ -116,12 +121,13 @@ def _check(input: Tensor, grid: Tensor, mode: str, padding_mode: str) -> None:
         raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number "
                            f"of dimensions, but got input with sizes {list(input.shape)} and "
                            f"grid with sizes {list(grid.shape)}")
-    if input.ndim == 5:
-        raise NotImplementedError("grid_sample: 5-D (volumetric) input is not supported by "
-                                  f"Ember yet, got input of shape {tuple(input.shape)}")
-    if grid.shape[-1] != 2:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension, "
-                           f"but got grid with sizes {list(grid.shape)}")
+    dims = input.ndim - 2
+    if mode == "bicubic" and dims != 2:
+        raise RuntimeError(f"grid_sampler(): bicubic interpolation only supports 4D input, got "
+                           f"input with sizes {list(input.shape)}")
+    if grid.shape[-1] != dims:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {dims} in last "
+                           f"dimension, but got grid with sizes {list(grid.shape)}")
     if input.shape[0] != grid.shape[0]:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
                            f"but got input with sizes {list(input.shape)} and grid with sizes "
@@ -136,13 +142,16 @@ def _check(input: Tensor, grid: Tensor, mode: str, padding_mode: str) -> None:
 
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
                 padding_mode: str = "zeros", align_corners: bool | None = None) -> Tensor:
-    """Samples ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) -> (N, C, Ho, Wo), as
+    """Samples ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) -> (N, C, Ho, Wo), or
+    (N, C, D, H, W) at (N, Do, Ho, Wo, 3) -> (N, C, Do, Ho, Wo), as
     ``torch.nn.functional.grid_sample``.
 
-    ``grid[..., 0]`` is x (width) and ``grid[..., 1]`` y (height), in [-1, 1] over the image:
+    ``grid[..., 0]`` is x (width), ``grid[..., 1]`` y (height) and ``grid[..., 2]`` z (depth),
+    in [-1, 1] over the input:
     the corner pixels' centres with ``align_corners``, their outer edges without. Outside,
     ``padding_mode`` reads zeros, the border pixel, or the image reflected at its border.
-    Modes: ``'bilinear'``, ``'nearest'`` (ties to even, as PyTorch) and ``'bicubic'``.
+    Modes: ``'bilinear'`` (trilinear on 5-D input), ``'nearest'`` (ties to even, as PyTorch)
+    and ``'bicubic'`` (4-D only).
     Differentiable in ``input`` and (except ``'nearest'``) in ``grid``.
 
     Example:
@@ -152,30 +161,34 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
     """
     _check(input, grid, mode, padding_mode)
     align = _align(align_corners, "grid_sample")
-    _, _, height, width = input.shape
+    sizes = tuple(input.shape[2:])
+    dims = len(sizes)
     xp = xp_of(input._array)
     # bicubic pads each tap rather than the coordinate (PyTorch's get_value_bounded)
     coordinate_padding = "zeros" if mode == "bicubic" else padding_mode
-    column = _source_coordinate(grid[..., 0], width, coordinate_padding, align)
-    row = _source_coordinate(grid[..., 1], height, coordinate_padding, align)
+    # the grid's last entry is x: it indexes the input's last (width) axis
+    coords = [_source_coordinate(grid[..., dims - 1 - axis], size, coordinate_padding, align)
+              for axis, size in enumerate(sizes)]
     if mode == "nearest":
-        flat, inside = _bounded(xp, xp.rint(column._array), xp.rint(row._array), width, height,
-                                "zeros", align)
+        flat, inside = _bounded(xp, [xp.rint(c._array) for c in coords], sizes, "zeros", align)
         return _gather(input, flat, inside)
-    left, top = xp.floor(column._array), xp.floor(row._array)
-    fx, fy = column - Tensor(left), row - Tensor(top)
+    bases = [xp.floor(c._array) for c in coords]
+    fractions = [c - Tensor(base) for c, base in zip(coords, bases)]
     if mode == "bilinear":
-        offsets, wx, wy = (0, 1), (1 - fx, fx), (1 - fy, fy)
+        offsets, weights = (0, 1), [(1 - f, f) for f in fractions]
         tap_padding = "zeros"  # the taps of clipped coordinates are inside already
     else:
-        offsets, wx, wy = (-1, 0, 1, 2), _cubic_weights(fx), _cubic_weights(fy)
+        offsets, weights = (-1, 0, 1, 2), [_cubic_weights(f) for f in fractions]
         tap_padding = padding_mode  # PyTorch pads each bicubic tap on its own
     out = None
-    for i, dy in enumerate(offsets):
-        for j, dx in enumerate(offsets):
-            flat, inside = _bounded(xp, left + dx, top + dy, width, height, tap_padding, align)
-            term = _gather(input, flat, inside) * (wx[j] * wy[i]).unsqueeze(1)
-            out = term if out is None else out + term
+    for taps in itertools.product(range(len(offsets)), repeat=dims):
+        positions = [base + offsets[tap] for base, tap in zip(bases, taps)]
+        flat, inside = _bounded(xp, positions, sizes, tap_padding, align)
+        weight = weights[0][taps[0]]
+        for axis in range(1, dims):
+            weight = weight * weights[axis][taps[axis]]
+        term = _gather(input, flat, inside) * weight.unsqueeze(1)
+        out = term if out is None else out + term
     return out
 
 

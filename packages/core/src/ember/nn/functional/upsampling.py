@@ -126,6 +126,35 @@ def _area(in_size, out_size) -> tuple:
     return index, weight
 
 
+def _antialiased(mode, precision, in_size, out_size, scale, align_corners) -> tuple:
+    """PyTorch's antialiased taps (as Pillow): the triangle or the cubic (A = -0.5) filter
+    widened by the downscaling ratio, its weights normalised to sum 1; padded to the widest
+    window with zero-weight taps."""
+    ratio = float(_ratio(precision, in_size, out_size, scale, align_corners))
+    taps = 4 if mode == "bicubic" else 2
+    support = taps * 0.5 * ratio if ratio >= 1.0 else taps * 0.5
+    inverse = 1.0 / ratio if ratio >= 1.0 else 1.0
+    width = int(math.ceil(support)) * 2 + 1
+    center = ratio * (np.arange(out_size) + 0.5)
+    first = np.maximum(np.trunc(center - support + 0.5), 0).astype(np.int64)
+    count = np.clip(np.minimum(np.trunc(center + support + 0.5), in_size) - first, 0, width)
+    offsets = np.arange(width)[:, None]
+    valid = offsets < count
+    distance = np.abs((offsets + first - center + 0.5) * inverse)
+    if mode == "bicubic":
+        a = -0.5
+        near = ((a + 2) * distance - (a + 3)) * distance * distance + 1
+        far = ((a * distance - 5 * a) * distance + 8 * a) * distance - 4 * a
+        weight = np.where(distance < 1, near, np.where(distance < 2, far, 0.0))
+    else:
+        weight = np.maximum(1 - distance, 0.0)
+    weight = np.where(valid, weight, 0.0)
+    total = weight.sum(axis=0)
+    weight = np.where(total != 0, weight / np.where(total != 0, total, 1), weight)
+    index = np.where(valid, offsets + first, np.minimum(first, in_size - 1))
+    return index, weight
+
+
 def _axis_taps(mode, precision, in_size, out_size, scale, align_corners) -> tuple:
     """One axis' interpolation as taps: source indices (taps, out_size) and their float64
     weights (taps, out_size), or None for weights all one (nearest)."""
@@ -138,7 +167,7 @@ def _axis_taps(mode, precision, in_size, out_size, scale, align_corners) -> tupl
     return _linear(precision, in_size, out_size, scale, align_corners)
 
 
-def _resample_axis(input: Tensor, axis: int, index, weight, mode: str) -> Tensor:
+def _resample_axis(input: Tensor, axis: int, index, weight, padded: bool) -> Tensor:
     """The taps ``index`` (taps, out) along ``axis`` summed with ``weight``.
 
     For finite input of size up to ``_DENSE_LIMIT`` as one product with the dense
@@ -158,7 +187,7 @@ def _resample_axis(input: Tensor, axis: int, index, weight, mode: str) -> Tensor
     else:
         gathered = moved.index_select(-1, Tensor(xp.asarray(index.reshape(-1))))
         gathered = gathered.reshape(*moved.shape[:-1], taps, out_size)
-        if mode == "area":  # its padding taps must add 0 even where they read inf
+        if padded:  # zero-weight padding taps must add 0 even where they read inf
             gathered = gathered.masked_fill(Tensor(xp.asarray(weight == 0)), 0.0)
         resampled = gathered.squeeze(-2) if weight is None else \
             (gathered * Tensor(xp.asarray(weight, dtype=dtype))).sum(-2)
@@ -183,8 +212,10 @@ def _check_mode(input: Tensor, mode: str, align_corners) -> None:
     if align_corners is not None and mode not in _MODE_DIMS:
         raise ValueError("interpolate: align_corners option can only be set with the "
                          "interpolating modes: linear | bilinear | bicubic | trilinear")
-    if input._array.dtype.kind != "f":
-        raise RuntimeError(f"interpolate: expected a floating point input, got {input.dtype}")
+    if input._array.dtype.kind != "f" and mode not in ("nearest", "nearest-exact"):
+        raise RuntimeError(f"interpolate: {mode} mode expects a floating point input, got "
+                           f"{input.dtype} (integer input is resampled by the nearest modes "
+                           "only)")
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
@@ -202,15 +233,18 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             ``'bicubic'`` (4-D), ``'trilinear'`` (5-D) or ``'area'`` (adaptive average pooling).
         align_corners: for the linear modes and bicubic: map corner pixel centres onto each
             other (True) or corner pixel edges (False, the default).
-        antialias: not supported (only False).
+        antialias: for ``'bilinear'`` and ``'bicubic'`` on 4-D input: when downscaling, widen
+            the filter by the scale (as Pillow and PyTorch), so every input pixel counts.
 
     Example:
         >>> F.interpolate(ember.tensor([[[1.0, 2.0]]]), scale_factor=2, mode="linear")
         tensor([[[1.0000, 1.2500, 1.7500, 2.0000]]])
     """
     _check_mode(input, mode, align_corners)
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported by Ember")
+    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
+        raise ValueError(f"interpolate: Anti-alias option is restricted to bilinear and bicubic "
+                         f"modes and requires a 4-D tensor as input, got mode {mode!r} and "
+                         f"input of shape {tuple(input.shape)}")
     sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor)
     in_sizes = tuple(input.shape[2:])
     if min(sizes) <= 0 or min(in_sizes) <= 0:
@@ -218,12 +252,15 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                            f"got input {in_sizes} and output {sizes}")
     dtype = input._array.dtype
     precision = np.float64 if dtype == np.float64 else np.float32  # PyTorch's opmath type
+    # (PyTorch's nearest index rule computes in float for integer input too)
     out = input
     for axis, (n_in, n_out, scale) in enumerate(zip(in_sizes, sizes, scales), start=2):
-        if mode in ("nearest", "nearest-exact") and n_in == n_out and scale in (None, 1.0):
-            continue
-        index, weight = _axis_taps(mode, precision, n_in, n_out, scale, bool(align_corners))
-        out = _resample_axis(out, axis, index, weight, mode)
+        if (mode in ("nearest", "nearest-exact") and scale in (None, 1.0) or antialias) and \
+                n_in == n_out:
+            continue  # (PyTorch's antialiased kernel skips an axis whose size is kept too)
+        taps = _antialiased if antialias else _axis_taps
+        index, weight = taps(mode, precision, n_in, n_out, scale, bool(align_corners))
+        out = _resample_axis(out, axis, index, weight, padded=antialias or mode == "area")
     return out
 
 

@@ -11,19 +11,11 @@ from ember.nn.functional import normalize
 from ember.nn.modules.conv import ConvTranspose1d, ConvTranspose2d
 from ember.nn.modules.module import Module
 from ember.nn.utils import parametrize
+from ember.nn.utils.spectral_norm import weight_matrix
+from ember.nn.utils.weight_norm import norm_except_dim
 from ember.tensor.tensor import Tensor
 
 __all__ = ["spectral_norm", "weight_norm"]
-
-
-def _norm_except_dim(v: Tensor, dim: int) -> Tensor:
-    """PyTorch's ``norm_except_dim(v, 2, dim)``: the 2-norm over every dimension but ``dim``,
-    kept as size-1 dimensions; ``dim == -1`` means the norm of the whole tensor (0-d)."""
-    if dim == -1:
-        return (v * v).sum().sqrt()
-    dim = dim + v.dim() if dim < 0 else dim
-    others = tuple(d for d in range(v.dim()) if d != dim)
-    return (v * v).sum(dim=others, keepdim=True).sqrt() if others else v.abs()
 
 
 class _WeightNorm(Module):
@@ -34,10 +26,10 @@ class _WeightNorm(Module):
         self.dim = -1 if dim is None else dim
 
     def forward(self, weight_g: Tensor, weight_v: Tensor) -> Tensor:
-        return weight_v * (weight_g / _norm_except_dim(weight_v, self.dim))
+        return weight_v * (weight_g / norm_except_dim(weight_v, self.dim))
 
     def right_inverse(self, weight: Tensor) -> tuple:
-        return _norm_except_dim(weight, self.dim), weight
+        return norm_except_dim(weight, self.dim), weight
 
 
 def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
@@ -75,18 +67,13 @@ class _SpectralNorm(Module):
         self.eps = eps
         if ndim > 1:
             self.n_power_iterations = n_power_iterations
-            matrix = self._reshape_weight_to_matrix(weight)
+            matrix = weight_matrix(weight, self.dim)
             h, w = matrix.shape
             u = weight.new_empty(h).normal_(0, 1)
             v = weight.new_empty(w).normal_(0, 1)
             self.register_buffer("_u", normalize(u, dim=0, eps=self.eps))
             self.register_buffer("_v", normalize(v, dim=0, eps=self.eps))
             self._power_method(matrix, 15)
-
-    def _reshape_weight_to_matrix(self, weight: Tensor) -> Tensor:
-        if self.dim != 0:
-            weight = weight.permute(self.dim, *(d for d in range(weight.dim()) if d != self.dim))
-        return weight.flatten(1)
 
     def _power_method(self, matrix: Tensor, n_power_iterations: int) -> None:
         with no_grad():
@@ -97,7 +84,7 @@ class _SpectralNorm(Module):
     def forward(self, weight: Tensor) -> Tensor:
         if weight.dim() == 1:
             return normalize(weight, dim=0, eps=self.eps)
-        matrix = self._reshape_weight_to_matrix(weight)
+        matrix = weight_matrix(weight, self.dim)
         if self.training:
             self._power_method(matrix.detach(), self.n_power_iterations)
         u, v = self._u.clone(), self._v.clone()

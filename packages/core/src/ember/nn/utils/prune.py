@@ -3,7 +3,8 @@
 Pruning ``module.<name>`` moves the parameter to ``<name>_orig``, adds the buffer
 ``<name>_mask`` and a forward pre-hook that sets ``module.<name> = <name>_orig * <name>_mask``
 before each forward (the state_dict keys are PyTorch's). Pruning the same tensor again prunes
-among the entries still unpruned; ``remove`` makes the pruning permanent.
+among the entries (or, structured, the channels) still unpruned; ``remove`` makes the pruning
+permanent.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import numbers
 from ember.autograd.grad_mode import no_grad
 from ember.nn.modules.module import Module
 from ember.nn.utils.convert_parameters import parameters_to_vector
-from ember.tensor.creation import ones_like
-from ember.tensor.random import rand_like
+from ember.tensor.creation import ones_like, zeros_like
+from ember.tensor.random import rand, rand_like
 from ember.tensor.tensor import Tensor
 
-__all__ = ["BasePruningMethod", "CustomFromMask", "Identity", "L1Unstructured",
-           "PruningContainer", "RandomUnstructured", "custom_from_mask", "global_unstructured",
-           "identity", "is_pruned", "l1_unstructured", "random_unstructured", "remove"]
+__all__ = ["BasePruningMethod", "CustomFromMask", "Identity", "L1Unstructured", "LnStructured",
+           "PruningContainer", "RandomStructured", "RandomUnstructured", "custom_from_mask",
+           "global_unstructured", "identity", "is_pruned", "l1_unstructured", "ln_structured",
+           "random_structured", "random_unstructured", "remove"]
 
 
 def _validate_amount_init(amount) -> None:
@@ -127,9 +129,9 @@ class PruningContainer(BasePruningMethod):
             self.add_pruning_method(method)
 
     def add_pruning_method(self, method: BasePruningMethod) -> None:
-        if method.PRUNING_TYPE not in ("unstructured", "global"):
-            raise TypeError(f"Ember prunes only 'unstructured' and 'global', got "
-                            f"{type(method).__name__} of type {method.PRUNING_TYPE!r}")
+        if method.PRUNING_TYPE not in ("unstructured", "structured", "global"):
+            raise ValueError(f"Unrecognized PRUNING_TYPE {method.PRUNING_TYPE!r} of "
+                             f"{type(method).__name__}")
         if self._tensor_name is None:
             self._tensor_name = method._tensor_name
         elif method._tensor_name != self._tensor_name:
@@ -139,13 +141,32 @@ class PruningContainer(BasePruningMethod):
         self._pruning_methods += (method,)
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        if self._pruning_methods[-1].PRUNING_TYPE == "global":  # sees the whole tensor
-            return self._pruning_methods[-1].compute_mask(t, default_mask=default_mask)
-        kept = default_mask == 1
-        partial = self._pruning_methods[-1].compute_mask(t[kept], default_mask=default_mask[kept])
+        method = self._pruning_methods[-1]
+        if method.PRUNING_TYPE == "global":  # sees the whole tensor
+            return method.compute_mask(t, default_mask=default_mask)
         mask = default_mask.to(dtype=t.dtype).clone()
-        mask[kept] = partial.to(dtype=mask.dtype)
+        if method.PRUNING_TYPE == "unstructured":  # among the entries still kept
+            kept = default_mask == 1
+            mask[kept] = method.compute_mask(t[kept], default_mask=default_mask[kept]).to(
+                dtype=mask.dtype)
+            return mask
+        # structured: among the channels (slices along method.dim) not wholly pruned
+        dim = _checked_dim(t, method.dim)
+        others = tuple(d for d in range(t.dim()) if d != dim)
+        kept = (default_mask.sum(dim=others) != 0) if others else default_mask != 0
+        index = (slice(None),) * dim + (kept,)
+        mask[index] = method.compute_mask(t[index], default_mask=default_mask[index]).to(
+            dtype=mask.dtype)
         return mask
+
+
+def _checked_dim(t: Tensor, dim: int) -> int:
+    if t.dim() <= 1:
+        raise ValueError(f"Structured pruning can only be applied to multidimensional tensors. "
+                         f"Found tensor of shape {tuple(t.shape)} with {t.dim()} dims")
+    if not -t.dim() <= dim < t.dim():
+        raise IndexError(f"Invalid index {dim} for tensor of size {tuple(t.shape)}")
+    return dim % t.dim()
 
 
 class Identity(BasePruningMethod):
@@ -191,6 +212,57 @@ class L1Unstructured(_ByAmount):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
+class _Structured(_ByAmount):
+    """Prunes ``amount`` whole channels (slices along ``dim``)."""
+
+    PRUNING_TYPE = "structured"
+
+    def __init__(self, amount, dim: int = -1) -> None:
+        super().__init__(amount)
+        self.dim = dim
+
+    def channels_to_keep(self, t: Tensor, dim: int, keep: int) -> Tensor:
+        raise NotImplementedError
+
+    def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
+        dim = _checked_dim(t, self.dim)
+        channels = t.shape[dim]
+        count = _entries_to_prune(self.amount, channels)
+        if count == 0:
+            return default_mask
+        mask = zeros_like(t)
+        mask[(slice(None),) * dim + (self.channels_to_keep(t, dim, channels - count),)] = 1
+        return mask * default_mask.to(dtype=mask.dtype)
+
+
+class RandomStructured(_Structured):
+    """Prunes ``amount`` channels along ``dim`` chosen at random."""
+
+    def channels_to_keep(self, t: Tensor, dim: int, keep: int) -> Tensor:
+        return rand(t.shape[dim], device=t.device).topk(keep).indices
+
+    @classmethod
+    def apply(cls, module: Module, name: str, amount, dim: int = -1):
+        return super().apply(module, name, amount=amount, dim=dim)
+
+
+class LnStructured(_Structured):
+    """Prunes the ``amount`` channels along ``dim`` of smallest ``n``-norm."""
+
+    def __init__(self, amount, n, dim: int = -1) -> None:
+        super().__init__(amount, dim)
+        self.n = n
+
+    def channels_to_keep(self, t: Tensor, dim: int, keep: int) -> Tensor:
+        others = tuple(d for d in range(t.dim()) if d != dim)
+        return t.norm(self.n, dim=others).topk(keep).indices
+
+    @classmethod
+    def apply(cls, module: Module, name: str, amount, n, dim, importance_scores=None):
+        return super().apply(module, name, amount=amount, n=n, dim=dim,
+                             importance_scores=importance_scores)
+
+
 class CustomFromMask(BasePruningMethod):
     """Prunes where a given mask is 0."""
 
@@ -232,6 +304,26 @@ def l1_unstructured(module: Module, name: str, amount, importance_scores=None) -
         (4, ['bias', 'weight_mask', 'weight_orig'])
     """
     L1Unstructured.apply(module, name, amount=amount, importance_scores=importance_scores)
+    return module
+
+
+def random_structured(module: Module, name: str, amount, dim: int) -> Module:
+    """Prunes ``amount`` random channels (slices along ``dim``) of ``module.<name>``."""
+    RandomStructured.apply(module, name, amount, dim)
+    return module
+
+
+def ln_structured(module: Module, name: str, amount, n, dim: int,
+                  importance_scores=None) -> Module:
+    """Prunes the ``amount`` channels (slices along ``dim``) of ``module.<name>`` of smallest
+    ``n``-norm (``n`` as ``Tensor.norm``'s ``p``: 1, 2, ``float('inf')`` ...).
+
+    Example:
+        >>> conv = prune.ln_structured(nn.Conv2d(2, 4, 3), "weight", amount=0.5, n=2, dim=0)
+        >>> int((conv.weight_mask.sum(dim=(1, 2, 3)) == 0).sum())
+        2
+    """
+    LnStructured.apply(module, name, amount, n, dim, importance_scores=importance_scores)
     return module
 
 
