@@ -311,3 +311,23 @@ def test_errors_as_pytorch(call, error, words):
     with pytest.raises(error, match=None) as info:
         call(ember.zeros(1, 3, 4, 5))
     assert words in str(info.value)
+
+
+def test_super_resolution_pattern_conv_then_pixel_shuffle_learns():
+    """The PyTorch super-resolution example's pattern: convolutions producing r^2 channels,
+    then PixelShuffle(r); here learning 2x nearest upscaling, which it can represent exactly."""
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(8, 4, 3, padding=1), nn.PixelShuffle(2))
+    optimizer = ember.optim.Adam(model.parameters(), lr=0.01)
+    images = ember.rand(8, 1, 6, 6)
+    target = F.interpolate(images, scale_factor=2, mode="nearest")
+    losses = []
+    for _ in range(150):
+        optimizer.zero_grad()
+        loss = F.mse_loss(model(images), target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert model(images).shape == (8, 1, 12, 12)
+    assert losses[-1] < 0.05 * losses[0]
