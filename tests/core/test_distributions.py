@@ -13,6 +13,8 @@ from ember.distributions import (
     Distribution,
     Independent,
     Normal,
+    OneHotCategorical,
+    Uniform,
     constraints,
     kl_divergence,
     register_kl,
@@ -221,6 +223,55 @@ def test_independent_sums_event_dimensions():
         d.log_prob(f64(np.zeros((2, 4))))
 
 
+# ---- Uniform and OneHotCategorical ------------------------------------------------------------
+
+
+def test_uniform_against_formulas():
+    low, high = np.array([0.0, -1.0]), np.array([4.0, 1.0])
+    d = Uniform(f64(low), f64(high))
+    x = f64([1.0, 0.5])
+    np.testing.assert_allclose(d.log_prob(x).numpy(), -np.log(high - low))
+    np.testing.assert_allclose(d.entropy().numpy(), np.log(high - low))
+    np.testing.assert_allclose(d.cdf(x).numpy(), [0.25, 0.75])
+    np.testing.assert_allclose(d.icdf(f64([0.5, 0.5])).numpy(), [2.0, 0.0])
+    np.testing.assert_allclose(d.mean.numpy(), [2.0, 0.0])
+    np.testing.assert_allclose(d.variance.numpy(), (high - low) ** 2 / 12)
+    samples = d.sample((20000,)).numpy()
+    assert (samples >= low).all() and (samples < high).all()
+    np.testing.assert_allclose(samples.mean(0), [2.0, 0.0], atol=0.05)
+    assert Uniform(0.0, 1.0, validate_args=False).log_prob(f64(2.0)).item() == -math.inf
+    with pytest.raises(ValueError, match="support"):
+        d.log_prob(f64([5.0, 0.0]))
+    with pytest.raises(ValueError, match="low < high"):
+        Uniform(f64([1.0]), f64([0.0]))
+    low_t, high_t = f64(low, True), f64(high, True)
+
+    def seeded_rsample(a, b):
+        ember.manual_seed(5)
+        return Uniform(a, b).rsample((3,))
+
+    assert gradcheck(seeded_rsample, (low_t, high_t))
+    assert gradcheck(lambda a, b: Uniform(a, b).entropy(), (low_t, high_t))
+
+
+def test_one_hot_categorical_matches_categorical():
+    d = OneHotCategorical(logits=f64(LOGITS))
+    assert d.batch_shape == (3,) and d.event_shape == (4,)
+    sample = d.sample((5,))
+    assert sample.shape == (5, 3, 4) and (sample.numpy().sum(-1) == 1).all()
+    index = sample.numpy().argmax(-1)
+    np.testing.assert_allclose(d.log_prob(sample).numpy(),
+                               np_log_softmax(LOGITS)[np.arange(3), index], atol=1e-12)
+    np.testing.assert_allclose(d.entropy().numpy(),
+                               Categorical(logits=f64(LOGITS)).entropy().numpy())
+    assert d.mode.numpy().argmax(-1).tolist() == LOGITS.argmax(-1).tolist()
+    assert d.enumerate_support().shape == (4, 3, 4)
+    with pytest.raises(ValueError, match="OneHot"):
+        d.log_prob(f64(np.ones((3, 4))))
+    assert gradcheck(lambda x: OneHotCategorical(logits=x).log_prob(sample[0]),
+                     (f64(LOGITS, True),))
+
+
 # ---- KL divergence ----------------------------------------------------------------------------
 
 
@@ -239,6 +290,13 @@ def test_kl_closed_forms_against_numpy():
     kl = kl_divergence(Bernoulli(probs=f64(a)), Bernoulli(probs=f64(b)))
     expected = a * np.log(a / b) + (1 - a) * np.log((1 - a) / (1 - b))
     np.testing.assert_allclose(kl.numpy(), expected, atol=1e-12)
+
+    kl = kl_divergence(Uniform(f64([0.0, 0.0]), f64([1.0, 1.0])),
+                       Uniform(f64([-1.0, 0.5]), f64([3.0, 2.0])))
+    assert kl.tolist() == [pytest.approx(math.log(4.0)), math.inf]
+    kl = kl_divergence(OneHotCategorical(logits=f64(p_logits)),
+                       OneHotCategorical(logits=f64(q_logits)))
+    np.testing.assert_allclose(kl.numpy(), (p * np.log(p / q)).sum(-1), atol=1e-12)
 
     kl = kl_divergence(Independent(Normal(f64(LOC), f64(SCALE)), 1),
                        Independent(Normal(f64(loc2), f64(scale2)), 1))

@@ -59,10 +59,13 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path):
     assert loaded.learning_rate(0.5) == pytest.approx(5e-4)
     assert loaded.num_timesteps == model.num_timesteps
     assert loaded.policy.config["net_arch"] == [16]
-    # With an env it goes on learning, normalising with the saved statistics.
+    # Saved again without an env, the statistics survive; with an env it goes on learning,
+    # normalising with the saved statistics.
+    loaded.save(path)
     resumed = PPO.load(path, env=make_vec_env("Pendulum-v1", n_envs=2, seed=1))
     assert isinstance(resumed.env, VecNormalize)
     np.testing.assert_array_equal(resumed.env.obs_rms.mean, env.obs_rms.mean)
+    np.testing.assert_array_equal(resumed.env.ret_rms.var, env.ret_rms.var)
     resumed.learn(64, reset_num_timesteps=False)
     assert resumed.num_timesteps == 2 * model.num_timesteps
 

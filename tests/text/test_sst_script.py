@@ -42,10 +42,12 @@ def test_tree_lstm_beats_bag_of_words(script, tmp_path):
 
 
 def test_checkpoint_and_resume(script, tmp_path):
-    options = [*SMALL, "--model", "childsum", "--train-limit", "100", "--log-dir", str(tmp_path)]
+    options = [*SMALL, "--model", "childsum", "--train-limit", "100", "--lowercase",
+               "--log-dir", str(tmp_path)]
     script.main([*options, "--epochs", "1"])
     checkpoint = ember.load(tmp_path / "checkpoint.safetensors")
     assert checkpoint["epoch"] == 1 and checkpoint["settings"]["model"] == "childsum"
+    assert checkpoint["settings"]["lowercase"] is True
     assert checkpoint["vocab"][0] == "<unk>"
     result = script.main(["--resume", str(tmp_path / "checkpoint.safetensors"), "--epochs", "2",
                           "--data", str(DATA), "--quiet"])

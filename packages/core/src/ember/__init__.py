@@ -1,6 +1,6 @@
 """Ember: a define-by-run deep-learning framework on numpy and cupy, with PyTorch's API."""
 
-from ember import autograd, backend, backends, cuda, ops, return_types, special
+from ember import autograd, backend, backends, cuda, linalg, ops, return_types, special
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.backend import Device as device
 from ember.backend import Generator

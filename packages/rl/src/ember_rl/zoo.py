@@ -32,9 +32,9 @@ HYPERPARAMS: dict[str, dict[str, dict]] = {
         "CartPole-v1": dict(n_envs=8, n_timesteps=500_000, ent_coef=0.0),
         "Acrobot-v1": dict(normalize=True, n_envs=16, n_timesteps=500_000, ent_coef=0.0),
     },
-    # Not in the zoo: chosen here for CartPole.
+    # Not in the zoo: chosen here for CartPole from three settings tried on seed 0.
     "reinforce": {
-        "CartPole-v1": dict(n_envs=4, n_timesteps=300_000, n_steps=256, gamma=0.99,
+        "CartPole-v1": dict(n_envs=4, n_timesteps=400_000, n_steps=128, gamma=0.99,
                             learning_rate=1e-3),
     },
 }

@@ -8,7 +8,7 @@ from ember import ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import logits_to_probs, probs_to_logits
+from ember.distributions.utils import probs_to_logits
 from ember.tensor import arange, full
 from ember.tensor.dtypes import finfo
 from ember.tensor.random import rand
@@ -51,7 +51,7 @@ class Categorical(Distribution):
             if logits.dim() < 1:
                 raise ValueError("Categorical: `logits` must be at least one-dimensional, got a "
                                  "scalar")
-            self.logits = logits - logits.logsumexp(dim=-1, keepdim=True)
+            self.logits = logits.log_softmax(-1)  # = logits - logsumexp(logits), in one op
             self._param = self.logits
         self._num_events = self._param.shape[-1]
         super().__init__(self._param.shape[:-1], validate_args=validate_args)
@@ -62,7 +62,8 @@ class Categorical(Distribution):
 
     @cached_property
     def probs(self):
-        return logits_to_probs(self.logits)
+        # The stored logits are normalised already, so softmax reduces to exp.
+        return self.logits.exp()
 
     @property
     def param_shape(self) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from ember.ops._promotion import cast, to_floating
 from ember.ops.op import op, primitive
 from ember.ops.reduction import Sum, _constant, _integer_to_int64
 from ember.tensor import dtypes
+from ember.tensor.registry import lookup
 from ember.tensor.tensor import Tensor
 
 
@@ -189,19 +190,23 @@ class Norm(Function):
 @op("norm", method=True)
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector norm of ``input`` over ``dim`` (all elements when None): ``p`` is a number, ``inf``,
-    ``-inf`` or ``"fro"`` (the 2-norm of the entries). At 0 the 2-norm's gradient is 0.
+    ``-inf`` or ``"fro"`` (the 2-norm of the entries); ``"nuc"`` is the nuclear norm of the
+    matrices in ``dim`` (default the last two). At 0 the 2-norm's gradient is 0.
 
     Example:
         >>> ember.tensor([3.0, 4.0]).norm()
         tensor(5.)
     """
+    if p == "nuc":  # the nuclear norm of the matrices in dims dim (the last two by default)
+        return lookup("linalg_matrix_norm")(input, "nuc", (-2, -1) if dim is None else dim,
+                                            keepdim, dtype=dtype)
     if dtype is not None:
         input = cast(input, dtypes.to_dtype(dtype).numpy)
     if p == "fro" or p is None:
         p = 2
     elif isinstance(p, str):
         raise RuntimeError(
-            f"norm(): p={p!r} is not supported; use a number, inf, -inf or 'fro'"
+            f"norm(): p={p!r} is not supported; use a number, inf, -inf, 'fro' or 'nuc'"
         )
     _require_floating("norm", input)
     axes = normalize_dims(dim, input._array.ndim, "norm")

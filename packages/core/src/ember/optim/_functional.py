@@ -63,19 +63,8 @@ def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step: float, *, l
 
     ``step`` is the count after this update (1 on the first step).
     """
-    if decoupled_weight_decay:
-        param *= 1 - lr * weight_decay
-        grad = xp.negative(grad) if maximize else grad
-    else:
-        grad = _direction(xp, param, grad, weight_decay, maximize)
-    # exp_avg.lerp_(grad, 1 - beta1), as PyTorch: m += (g - m) * (1 - beta1)
-    scratch = xp.subtract(grad, exp_avg)
-    scratch *= 1 - beta1
-    exp_avg += scratch
-    exp_avg_sq *= beta2
-    xp.multiply(grad, grad, out=scratch)
-    scratch *= 1 - beta2
-    exp_avg_sq += scratch
+    grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    scratch = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
     bias_correction1 = 1 - beta1**step
     bias_correction2_sqrt = math.sqrt(1 - beta2**step)
     if max_exp_avg_sq is not None:
@@ -132,3 +121,122 @@ def adagrad(xp, param, grad, state_sum, step: float, *, lr, lr_decay, weight_dec
     xp.divide(grad, std, out=std)
     std *= clr
     param -= std
+
+
+def _decay(xp, param, grad, lr, weight_decay, decoupled: bool, maximize: bool):
+    """The gradient direction after weight decay: decoupled decay shrinks ``param`` in place
+    (``p *= 1 - lr * wd``, AdamW-style), L2 decay is added to the gradient."""
+    if decoupled:
+        if weight_decay:
+            param *= 1 - lr * weight_decay
+        return xp.negative(grad) if maximize else grad
+    return _direction(xp, param, grad, weight_decay, maximize)
+
+
+def _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2):
+    """Adam's moment updates in place: ``m.lerp_(g, 1 - beta1)``, ``v = beta2 v + (1-beta2) g^2``.
+
+    Returns a scratch array the caller may overwrite.
+    """
+    scratch = xp.subtract(grad, exp_avg)
+    scratch *= 1 - beta1
+    exp_avg += scratch
+    exp_avg_sq *= beta2
+    xp.multiply(grad, grad, out=scratch)
+    scratch *= 1 - beta2
+    exp_avg_sq += scratch
+    return scratch
+
+
+def nadam(xp, param, grad, exp_avg, exp_avg_sq, step: float, mu_product_state, *, lr, beta1,
+          beta2, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize):
+    """NAdam (Dozat, 2016) with PyTorch's momentum schedule
+    ``mu_t = beta1 (1 - 0.5 * 0.96^(t * momentum_decay))``.
+
+    ``mu_product_state`` (a 0-d host array, float32 as PyTorch's) holds the product of
+    ``mu_1 .. mu_{t-1}`` and is multiplied by ``mu_t`` in place before use.
+    """
+    grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+    mu_product_state *= mu
+    mu_product = mu_product_state.item()
+    denom = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
+    xp.divide(exp_avg_sq, 1 - beta2**step, out=denom)
+    xp.sqrt(denom, out=denom)
+    denom += eps
+    param -= grad / denom * (lr * (1.0 - mu) / (1.0 - mu_product))
+    param -= exp_avg / denom * (lr * mu_next / (1.0 - mu_product * mu_next))
+
+
+def radam(xp, param, grad, exp_avg, exp_avg_sq, step: float, *, lr, beta1, beta2, eps,
+          weight_decay, decoupled_weight_decay, maximize):
+    """RAdam (Liu et al., 2020): Adam whose adaptive term is rectified, and left out while the
+    variance of the adaptive learning rate is intractable (``rho_t <= 5``)."""
+    grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    scratch = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * beta2**step / bias_correction2
+    if rho_t > 5.0:
+        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        denom = xp.sqrt(exp_avg_sq, out=scratch)
+        denom += eps
+        xp.divide(exp_avg, denom, out=denom)
+        denom *= lr * rect * math.sqrt(bias_correction2) / bias_correction1
+        param -= denom
+    else:
+        xp.multiply(exp_avg, lr / bias_correction1, out=scratch)
+        param -= scratch
+
+
+def adamax(xp, param, grad, exp_avg, exp_inf, step: float, *, lr, beta1, beta2, eps,
+           weight_decay, maximize):
+    """Adamax (Kingma & Ba, 2015): Adam with the infinity norm,
+    ``u = max(beta2 u, |g| + eps)``, ``p -= lr / (1 - beta1^t) * m / u``."""
+    grad = _direction(xp, param, grad, weight_decay, maximize)
+    scratch = xp.subtract(grad, exp_avg)
+    scratch *= 1 - beta1
+    exp_avg += scratch
+    exp_inf *= beta2
+    xp.abs(grad, out=scratch)
+    scratch += eps
+    xp.maximum(exp_inf, scratch, out=exp_inf)
+    xp.divide(exp_avg, exp_inf, out=scratch)
+    scratch *= lr / (1 - beta1**step)
+    param -= scratch
+
+
+def adadelta(xp, param, grad, square_avg, acc_delta, *, lr, rho, eps, weight_decay, maximize):
+    """Adadelta (Zeiler, 2012): ``v = rho v + (1-rho) g^2``;
+    ``delta = sqrt(u + eps) / sqrt(v + eps) * g``; ``u = rho u + (1-rho) delta^2``;
+    ``p -= lr * delta``."""
+    grad = _direction(xp, param, grad, weight_decay, maximize)
+    square_avg *= rho
+    square_avg += (1 - rho) * (grad * grad)
+    delta = xp.sqrt(acc_delta + eps)
+    delta /= xp.sqrt(square_avg + eps)
+    delta *= grad
+    acc_delta *= rho
+    acc_delta += (1 - rho) * (delta * delta)
+    delta *= lr
+    param -= delta
+
+
+def asgd(xp, param, grad, ax, step: float, eta: float, mu: float, *, lr, lambd, alpha, t0,
+         weight_decay, maximize):
+    """Averaged SGD (Polyak & Juditsky, 1992) as PyTorch: ``p *= 1 - lambd * eta``;
+    ``p -= eta * g``; ``ax`` averages ``p`` from step ``t0`` on.
+
+    Returns the next ``(eta, mu)``.
+    """
+    grad = _direction(xp, param, grad, weight_decay, maximize)
+    param *= 1 - lambd * eta
+    param -= eta * grad
+    if mu != 1:
+        ax += (param - ax) * mu
+    else:
+        ax[...] = param
+    return lr / (1 + lambd * lr * step) ** alpha, 1 / max(1, step - t0)

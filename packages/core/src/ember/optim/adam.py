@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from ember.backend import xp_of
 from ember.optim import _functional
-from ember.optim.optimizer import Optimizer, advance_step, check_option, new_step, zeros_state
+from ember.optim.optimizer import Optimizer, advance_step, check_option, init_state, zeros_state
 from ember.tensor import Tensor
+
+
+def check_adam_options(lr, betas, eps, weight_decay) -> None:
+    """PyTorch's checks of the options the Adam family shares."""
+    check_option(lr, "learning rate")
+    check_option(eps, "epsilon value")
+    check_option(betas[0], "beta parameter at index 0", high=1.0)
+    check_option(betas[1], "beta parameter at index 1", high=1.0)
+    check_option(weight_decay, "weight_decay value")
 
 
 class Adam(Optimizer):
@@ -27,21 +36,14 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool = False):
-        check_option(lr, "learning rate")
-        check_option(eps, "epsilon value")
-        check_option(betas[0], "beta parameter at index 0", high=1.0)
-        check_option(betas[1], "beta parameter at index 1", high=1.0)
-        check_option(weight_decay, "weight_decay value")
+        check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
-        if not state:
-            state["step"] = new_step()
-            state["exp_avg"] = zeros_state(param)
-            state["exp_avg_sq"] = zeros_state(param)
+        init_state(state, param, "exp_avg", "exp_avg_sq")
         max_exp_avg_sq = None
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:

@@ -293,3 +293,13 @@ def check_option(value, what: str, low: float = 0.0, high: float | None = None) 
     if not low <= value or (high is not None and not value < high):
         raise ValueError(f"Invalid {what}: {value}")
 
+
+
+def init_state(state: dict, param: Tensor, *buffers: str) -> dict:
+    """On a parameter's first update: a ``step`` counter and a zero buffer per name in
+    ``buffers``. Returns ``state``."""
+    if not state:
+        state["step"] = new_step()
+        for name in buffers:
+            state[name] = zeros_state(param)
+    return state

@@ -192,9 +192,7 @@ class BaseAlgorithm:
     def _normalization_state(self) -> dict | None:
         if self._normalizer is not None:
             return self._normalizer.state_dict()
-        if self.obs_rms is not None:
-            return dict(self._saved_normalization, obs_rms=self.obs_rms.state_dict())
-        return None
+        return self._saved_normalization or None
 
     def save(self, path: str) -> None:
         """Writes hyperparameters, spaces, policy and optimizer state and normalisation
@@ -245,11 +243,11 @@ class BaseAlgorithm:
                     env = normalizer = VecNormalize(env)
                 normalizer.load_state_dict(normalization)
             model._set_env(env)
-        elif normalization is not None and normalization["norm_obs"]:
-            model.obs_rms = RunningMeanStd()
-            model.obs_rms.load_state_dict(normalization["obs_rms"])
-            model._saved_normalization = {k: v for k, v in normalization.items()
-                                          if k not in ("obs_rms", "ret_rms")}
+        elif normalization is not None:  # kept as loaded: nothing updates it without an env
+            model._saved_normalization = normalization
+            if normalization["norm_obs"]:
+                model.obs_rms = RunningMeanStd()
+                model.obs_rms.load_state_dict(normalization["obs_rms"])
         model._setup_model()
         model.policy.load_state_dict(data["policy"])
         model.policy.optimizer.load_state_dict(data["optimizer"])

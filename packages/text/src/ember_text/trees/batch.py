@@ -108,10 +108,10 @@ class TreeBatch:
         tree_index: ``(num_nodes,)`` LongTensor: the tree each node belongs to.
         words: the token of each leaf node (its tokens joined by a space), in node order.
 
-    Example:
+    Example (``b`` and ``c`` come first: their parent is on level 1, ``a``'s on level 2):
         >>> batch = TreeBatch([Tree.fromstring("(1 (2 a) (1 (2 b) (2 c)))")])
         >>> batch.num_nodes, batch.num_leaves, batch.roots.tolist(), batch.words
-        (5, 3, [4], ['a', 'b', 'c'])
+        (5, 3, [4], ['b', 'c', 'a'])
     """
 
     def __init__(self, trees: Sequence[Tree], device=None, label_map=None) -> None:

@@ -1,0 +1,51 @@
+"""ASGD."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.backend import xp_of
+from ember.optim import _functional
+from ember.optim.optimizer import Optimizer, advance_step, check_option, new_step, zeros_state
+from ember.tensor import Tensor
+
+
+def _host_scalar(value: float) -> Tensor:
+    return Tensor(np.array(value, dtype=np.float32))
+
+
+class ASGD(Optimizer):
+    """Averaged stochastic gradient descent (Polyak & Juditsky, 1992).
+
+    PyTorch's algorithm at step ``t``: ``g = ±grad + weight_decay * p``;
+    ``p *= 1 - lambd * eta``; ``p -= eta * g``; ``ax += mu * (p - ax)`` (``ax = p`` while
+    ``mu == 1``); then ``eta = lr / (1 + lambd * lr * t)^alpha`` and ``mu = 1 / max(1, t - t0)``.
+    The averaged parameters are ``state["ax"]``.
+
+    State per parameter: ``step``, ``eta``, ``mu`` (0-d host float32 tensors) and ``ax``.
+
+    Example:
+        >>> opt = ember.optim.ASGD([ember.zeros(3, requires_grad=True)], lr=1e-2, t0=100)
+    """
+
+    def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
+                 t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False):
+        check_option(lr, "learning rate")
+        check_option(weight_decay, "weight_decay value")
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                        maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
+        if not state:
+            state["step"] = new_step()
+            state["eta"] = _host_scalar(group["lr"])
+            state["mu"] = _host_scalar(1.0)
+            state["ax"] = zeros_state(param)
+        eta, mu = state["eta"]._array, state["mu"]._array
+        eta[()], mu[()] = _functional.asgd(
+            xp_of(param._array), param._array, grad, state["ax"]._array,
+            advance_step(state["step"]), eta.item(), mu.item(),
+            lr=group["lr"], lambd=group["lambd"], alpha=group["alpha"], t0=group["t0"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"],
+        )
