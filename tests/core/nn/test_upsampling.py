@@ -281,6 +281,20 @@ def test_a_non_finite_value_stays_local():
     np.testing.assert_array_equal(pooled[1:, 1:], 0.0)
 
 
+def test_deprecated_aliases_warn_and_agree():
+    x = ember.tensor(_random(1, 1, 2, 3))
+    with pytest.warns(UserWarning, match="nn.functional.upsample` is deprecated"):
+        out = F.upsample(x, scale_factor=2, mode="bilinear")
+    np.testing.assert_array_equal(out.numpy(),
+                                  F.interpolate(x, scale_factor=2, mode="bilinear").numpy())
+    with pytest.warns(UserWarning, match="upsample_nearest` is deprecated"):
+        out = F.upsample_nearest(x, size=(4, 5))
+    np.testing.assert_array_equal(out.numpy(), F.interpolate(x, size=(4, 5)).numpy())
+    with pytest.warns(UserWarning, match="upsample_bilinear` is deprecated"):
+        out = F.upsample_bilinear(x, scale_factor=2)
+    np.testing.assert_array_equal(out.numpy(), nn.UpsamplingBilinear2d(scale_factor=2)(x).numpy())
+
+
 def test_shuffle_round_trip_and_repr():
     x = ember.randn(2, 3, 8, 6)
     np.testing.assert_array_equal(F.pixel_shuffle(F.pixel_unshuffle(x, 2), 2).numpy(),

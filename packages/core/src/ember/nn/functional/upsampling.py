@@ -11,6 +11,7 @@ differentiable at any order.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -264,17 +265,27 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     return out
 
 
+def _deprecated(name: str) -> None:
+    warnings.warn(f"`nn.functional.{name}` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=3)
+
+
 def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
-             align_corners: bool | None = None) -> Tensor:
-    """Deprecated alias of ``interpolate`` (as in PyTorch)."""
-    return interpolate(input, size, scale_factor, mode, align_corners)
+             align_corners: bool | None = None, recompute_scale_factor: bool | None = None
+             ) -> Tensor:
+    """Deprecated alias of ``interpolate`` (as in PyTorch, with its warning)."""
+    _deprecated("upsample")
+    return interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor)
 
 
 def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
-    """``interpolate(..., mode='nearest')`` (deprecated in PyTorch)."""
+    """``interpolate(..., mode='nearest')`` (deprecated in PyTorch, with its warning)."""
+    _deprecated("upsample_nearest")
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
 def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
-    """``interpolate(..., mode='bilinear', align_corners=True)`` (deprecated in PyTorch)."""
+    """``interpolate(..., mode='bilinear', align_corners=True)`` (deprecated in PyTorch, with
+    its warning)."""
+    _deprecated("upsample_bilinear")
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
