@@ -1,0 +1,5 @@
+"""``ember.nn.parallel``: ``DataParallel``, as ``torch.nn.parallel``."""
+
+from ember.nn.parallel.data_parallel import DataParallel, gather, parallel_apply, scatter
+
+__all__ = ["DataParallel", "gather", "parallel_apply", "scatter"]
