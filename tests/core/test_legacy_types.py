@@ -31,10 +31,16 @@ def test_constructors_and_isinstance(name, dtype):
     assert repr(legacy) == f"<class 'ember.{name}'>"
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix's own warning
 def test_data_is_converted_to_the_type():
     assert ember.LongTensor([1.7, 2.0]).tolist() == [1, 2]  # truncated, as PyTorch
     assert ember.FloatTensor(np.array([1, 2])).tolist() == [1.0, 2.0]
     assert ember.ByteTensor([[1, 2], [3, 4]]).shape == (2, 2)
+    assert ember.LongTensor(range(3)).tolist() == [0, 1, 2]
+    # numpy subclasses (a scipy.sparse .todense() is an np.matrix) become plain arrays
+    matrix = ember.FloatTensor(np.matrix([[1, 2], [3, 4]]))
+    assert matrix.is_cpu and matrix.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert ember.tensor(np.matrix([[1.5]])).dtype == ember.float64
     x = ember.FloatTensor([1.0])
     assert ember.FloatTensor(x) is x  # a tensor of the same type is aliased
 

@@ -2,13 +2,14 @@
 
 A sparse tensor holds ``indices`` (an int64 ``(sparse_dim, nnz)`` tensor) and ``values`` (an
 ``(nnz,)`` tensor) for a tensor of ``size``; ``to_dense()``, ``coalesce()``, ``t()``, and
-``sparse.mm(sparse, dense)`` (also ``ember.spmm`` and ``sparse @ dense``) are built from
+``sparse.mm(sparse, dense)`` (also ``ember.spmm``, ``ember.mm``, ``ember.matmul`` and
+``sparse @ dense``) are built from
 differentiable ops, so gradients reach both the dense operand and the sparse ``values``, which
 is what a graph network's layer needs.
 
-Where Ember differs: a sparse tensor is its own class (``SparseTensor``), not a ``Tensor``; use
-``sparse.mm``, ``spmm`` or ``@`` for products (``ember.mm`` and ``ember.matmul`` take dense
-tensors only), and every value is a scalar (no hybrid sparse-dense values). Its gradient is the
+Where Ember differs: a sparse tensor is its own class (``SparseTensor``), not a ``Tensor``: the
+products above take it as their first operand, other ops take dense tensors only (``to_dense()``);
+and every value is a scalar (no hybrid sparse-dense values). Its gradient is the
 sparse tensor of ``values.grad`` at the same indices.
 
 Example:

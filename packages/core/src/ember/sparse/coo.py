@@ -27,13 +27,6 @@ class SparseTensor:
         self.shape = shape
         self._coalesced = coalesced
 
-    @property
-    def _array(self):
-        # Reached when a dense op is given a sparse tensor: say what to use instead.
-        raise TypeError("a sparse tensor was given to an op that takes dense tensors (ember.mm, "
-                        "ember.matmul ...); use ember.sparse.mm(sparse, dense), ember.spmm or "
-                        "sparse @ dense, or sparse.to_dense()")
-
     # ---- metadata, as a Tensor answers ------------------------------------------------------
 
     def size(self, dim: int | None = None):
