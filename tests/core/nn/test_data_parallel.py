@@ -35,6 +35,15 @@ def test_defaults_on_a_machine_without_gpus():
     assert wrapped(ember.ones(2, 3)).device == CPU
 
 
+def test_functional_form_runs_the_module():
+    model = _model()
+    x = ember.randn(4, 3)
+    expected = model(x).detach().numpy()
+    out = nn.parallel.data_parallel(model, x, range(0))  # DCGAN's range(ngpu) with ngpu = 0
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-5)
+    assert nn.parallel.data_parallel(model, (x,), []).shape == (4, 2)
+
+
 def test_state_dict_round_trip_between_wrapped_and_plain():
     # The checkpoint idiom: save model.module.state_dict(), or strip "module." on load.
     wrapped = nn.DataParallel(_model())

@@ -139,6 +139,18 @@ class DataParallel(Module):
         return gather(outputs, output_device, self.dim)
 
 
+def data_parallel(module: Module, inputs, device_ids=None, output_device=None, dim: int = 0,
+                  module_kwargs=None):
+    """``DataParallel(module, device_ids, output_device, dim)(*inputs, **module_kwargs)`` in one
+    call, as ``torch.nn.parallel.data_parallel``; ``inputs`` is a tensor or a tuple of inputs."""
+    if not isinstance(inputs, tuple):
+        inputs = (inputs,)
+    if device_ids is not None:
+        device_ids = list(device_ids)
+    wrapper = DataParallel(module, device_ids, output_device, dim)
+    return wrapper(*inputs, **(module_kwargs or {}))
+
+
 def _cuda_index(device) -> int:
     if isinstance(device, int):
         return device
