@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+from hashlib import md5
 from pathlib import Path
 
 import numpy as np
@@ -118,9 +119,59 @@ def test_missing_files_name_the_folder(tmp_path):
         FashionMNIST(tmp_path)
 
 
-def test_download_is_refused(tmp_path):
-    with pytest.raises(RuntimeError, match="never downloads"):
+# ../shared/data beside the checkout (where absent, the test that needs it skips)
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fashion-mnist"
+
+
+def test_download_without_files_names_the_folder_and_the_files(tmp_path):
+    # torchvision would fetch them; Ember says where to put which files instead.
+    with pytest.raises(RuntimeError, match=r"never downloads.*missing: train-images-idx3-ubyte.gz, "
+                                           r"train-labels.*t10k-labels-idx1-ubyte.gz.*"
+                                           + str(tmp_path / "MNIST" / "raw")):
         MNIST(tmp_path, download=True)
+
+
+def test_download_names_only_the_missing_files(tmp_path):
+    write_split(tmp_path, True, np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.uint8), True)
+    with pytest.raises(RuntimeError, match=r"missing: t10k-images-idx3-ubyte.gz, "
+                                           r"t10k-labels-idx1-ubyte.gz\. Put"):
+        MNIST(tmp_path, download=True)
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared Fashion-MNIST copy is not mounted")
+def test_download_with_the_published_files_in_place_is_a_no_op(tmp_path):
+    # The program pattern `datasets.FashionMNIST(root, train=False, download=True)`, with root in
+    # torchvision's layout (root/FashionMNIST/raw): the files are checked by MD5 and loaded. The
+    # shared copy is re-compressed (Debian's), so its content MD5s are the ones that match.
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for path in SHARED.glob("*.gz"):
+        (raw / path.name).symlink_to(path)
+    test = FashionMNIST(tmp_path, train=False, download=True)
+    assert len(test) == 10000 and test.targets.bincount().tolist() == [1000] * 10
+    assert sorted(p.name for p in raw.iterdir()) == sorted(p.name for p in SHARED.glob("*.gz"))
+
+
+def test_download_checks_the_published_checksums(tmp_path):
+    # Right names, wrong content (the subset's files are not the published ones).
+    for path in SUBSET.glob("*.gz"):
+        (tmp_path / path.name).symlink_to(path)
+    with pytest.raises(RuntimeError, match=r"train-images-idx3-ubyte.gz has MD5 [0-9a-f]{32}, "
+                                           r"which is not the published file \(expected "
+                                           r"8d4fb7e6c68d591d4c3dfef9ec88bf0d"):
+        FashionMNIST(tmp_path, download=True)
+    assert len(FashionMNIST(tmp_path, download=False)) == len(FashionMNIST(SUBSET))
+
+
+def test_download_accepts_uncompressed_files_by_their_content_checksum(tmp_path, monkeypatch):
+    images, labels = np.arange(2 * 784, dtype=np.uint8).reshape(2, 28, 28), np.array([3, 1],
+                                                                                      np.uint8)
+    for train in (True, False):
+        write_split(tmp_path, train, images, labels, compress=False)
+    sums = {stem: ("0" * 32, md5((tmp_path / stem).read_bytes()).hexdigest())
+            for stem in STEMS.values()}
+    monkeypatch.setattr(MNIST, "checksums", sums)
+    assert MNIST(tmp_path, train=False, download=True).targets.tolist() == [3, 1]
 
 
 def test_bad_magic_number(tmp_path):

@@ -1,10 +1,11 @@
 """Ember: a define-by-run deep-learning framework on numpy and cupy, with PyTorch's API."""
 
-from ember import autograd, backend, backends, cuda, linalg, ops, return_types, special
+from ember import accelerator, autograd, backend, backends, cuda, linalg, ops, return_types, special
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.backend import Device as device
 from ember.backend import Generator
 from ember.ops import *  # noqa: F403  (every registered op: ember.add, ember.tanh ...)
+from ember.sparse import sparse_coo_tensor, spmm
 from ember.tensor import (
     Tensor,
     arange,
@@ -38,6 +39,7 @@ from ember.tensor import (
 )
 from ember.tensor.dtypes import bool_ as bool  # noqa: A001  (PyTorch's name: ember.bool)
 from ember.tensor.dtypes import finfo, iinfo  # noqa: E402
+from ember.tensor.legacy import *  # noqa: F403  (FloatTensor, LongTensor ...: legacy constructors)
 from ember.tensor.random import *  # noqa: F403  (rand, randn, manual_seed ...)
 
 float = float32  # noqa: A001

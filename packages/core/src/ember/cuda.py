@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ember.backend import Device, cuda_available, cuda_device_count, cupy_module, default_generator
+from ember.tensor.legacy import CUDA_TYPES
 
 
 def is_available() -> bool:
@@ -45,3 +46,15 @@ def get_rng_state(device="cuda"):
 
 def set_rng_state(state, device="cuda") -> None:
     default_generator(Device(device)).set_state(state.numpy() if hasattr(state, "numpy") else state)
+
+
+# PyTorch's legacy GPU constructors (``ember.cuda.FloatTensor(2, 3)``), see ember.tensor.legacy.
+FloatTensor = CUDA_TYPES["FloatTensor"]
+DoubleTensor = CUDA_TYPES["DoubleTensor"]
+HalfTensor = CUDA_TYPES["HalfTensor"]
+LongTensor = CUDA_TYPES["LongTensor"]
+IntTensor = CUDA_TYPES["IntTensor"]
+ShortTensor = CUDA_TYPES["ShortTensor"]
+CharTensor = CUDA_TYPES["CharTensor"]
+ByteTensor = CUDA_TYPES["ByteTensor"]
+BoolTensor = CUDA_TYPES["BoolTensor"]

@@ -10,6 +10,6 @@ Example:
     False
 """
 
-from ember.backends import cudnn, mps
+from ember.backends import cpu, cudnn, mps
 
-__all__ = ["cudnn", "mps"]
+__all__ = ["cpu", "cudnn", "mps"]

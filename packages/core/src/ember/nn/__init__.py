@@ -4,9 +4,11 @@ Layer families (convolution, pooling, normalisation, recurrent, attention) each 
 own module of ``ember.nn.modules`` and are re-exported here.
 """
 
-from ember.nn import functional, init, utils
+from ember.nn import functional, init, parallel, utils
 from ember.nn.modules import *  # noqa: F403
 from ember.nn.modules import __all__ as _modules_all
+from ember.nn.parallel import DataParallel
 from ember.nn.parameter import Buffer, Parameter
 
-__all__ = ["Buffer", "Parameter", "functional", "init", "utils", *_modules_all]
+__all__ = ["Buffer", "DataParallel", "Parameter", "functional", "init", "parallel", "utils",
+           *_modules_all]

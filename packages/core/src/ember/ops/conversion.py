@@ -5,7 +5,7 @@ from __future__ import annotations
 from ember.autograd.function import Function
 from ember.backend import Device, device_of, to_device
 from ember.ops.op import op, primitive
-from ember.tensor import dtypes
+from ember.tensor import dtypes, legacy
 from ember.tensor.tensor import Tensor
 
 
@@ -133,13 +133,18 @@ def type_as(self, other):
 
 
 def _type(self, dtype=None, non_blocking=False):
-    """With no argument, PyTorch's type string (``ember.FloatTensor``); else ``to(dtype)``."""
+    """With no argument, PyTorch's type string in Ember's spelling (``'ember.FloatTensor'``);
+    else ``self`` converted to a dtype, a type name (``'torch.cuda.LongTensor'``, ``'ember.
+    FloatTensor'``) or a legacy type (``ember.DoubleTensor``), device included for the names."""
     if dtype is None:
-        names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                 "bool": "Bool"}
-        prefix = "ember.cuda." if self.is_cuda else "ember."
-        return f"{prefix}{names[self.dtype.name]}Tensor"
+        return legacy.type_name(self.dtype, self.is_cuda)
+    if isinstance(dtype, legacy.LegacyTensorType):
+        dtype = legacy.type_name(dtype.dtype, dtype.is_cuda)
+    if isinstance(dtype, str):
+        parsed = legacy.parse_type_name(dtype)
+        if parsed is not None:
+            target, cuda = parsed
+            return to(self, "cuda" if cuda else "cpu", target)
     return to(self, dtype)
 
 

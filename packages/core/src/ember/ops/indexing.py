@@ -202,8 +202,10 @@ def _classify(item):
         return "int", int(item), 1
     if isinstance(item, Tensor):
         array = item._array
-    elif isinstance(item, (list, tuple, np.ndarray)) or hasattr(item, "__cuda_array_interface__"):
-        array = np.asarray(item) if isinstance(item, (list, tuple)) else item
+    elif isinstance(item, (np.ndarray, list, tuple, range)) or hasattr(
+            item, "__cuda_array_interface__"):
+        array = item if isinstance(item, np.ndarray) or hasattr(
+            item, "__cuda_array_interface__") else np.asarray(item)
         if array.size == 0 and array.dtype.kind == "f":  # an empty list indexes nothing
             array = array.astype(np.int64)
     else:
@@ -239,11 +241,28 @@ def check_bounds(array, size: int, dim: int, error=IndexError, prefix: str = "")
                         f"{size}")
 
 
+def _sequence_as_tuple(key) -> bool:
+    """PyTorch's (and old numpy's) rule for a list key: one holding a tensor, a sequence, a slice,
+    Ellipsis or None (and shorter than 32) is read as a tuple of keys, with PyTorch's warning."""
+    if key.__class__ is not list or len(key) >= 32:
+        return False
+    for item in key:
+        if isinstance(item, (Tensor, list, tuple, range, np.ndarray, slice)) or item is None \
+                or item is Ellipsis:
+            warnings.warn(
+                "Using a non-tuple sequence for multidimensional indexing is deprecated and will be"
+                " changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this"
+                " will be interpreted as tensor index, x[torch.tensor(seq)], which will result "
+                "either in an error or a different result", UserWarning, stacklevel=4)
+            return True
+    return False
+
+
 def parse_key(tensor: Tensor, key):
     """Splits ``key`` into (basic key, advanced key or None, index arrays)."""
     data = tensor._array
     xp = xp_of(data)
-    items = key if key.__class__ is tuple else (key,)
+    items = key if key.__class__ is tuple or _sequence_as_tuple(key) else (key,)
     entries = [_classify(item) for item in items]
     consumed = sum(entry[2] for entry in entries)
     ndim = data.ndim

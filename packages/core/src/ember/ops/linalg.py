@@ -133,6 +133,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         >>> (ember.ones(2, 3, 4) @ ember.ones(4)).shape
         (2, 3)
     """
+    if input.__class__ is not Tensor and getattr(input, "is_sparse", False) is True:
+        return input.matmul(other)  # ember.sparse's COO tensor: sparse @ dense
     if other.__class__ is not Tensor and not isinstance(other, Tensor):
         other = tensor_operand(other, input, "matmul")
     return _matmul("matmul", input, other)
@@ -156,7 +158,10 @@ def _check_ndim(name: str, tensors: dict, ndim: int, kind: str) -> None:
 
 @op("mm", method=True)
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
-    """Product of two matrices ``(n, k) @ (k, m) -> (n, m)``; no broadcasting."""
+    """Product of two matrices ``(n, k) @ (k, m) -> (n, m)``; no broadcasting. A sparse COO
+    ``input`` (``ember.sparse``) gives ``ember.sparse.mm(input, mat2)``."""
+    if input.__class__ is not Tensor and getattr(input, "is_sparse", False) is True:
+        return input.mm(mat2)
     _check_ndim("mm", {"input": input, "mat2": mat2}, 2, "matrix")
     return _matmul("mm", input, mat2)
 

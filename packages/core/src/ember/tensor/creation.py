@@ -51,8 +51,10 @@ def _infer_array(data, dtype=None):
     """
     if isinstance(data, Tensor):
         return data._array
-    if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+    if type(data) is np.ndarray or hasattr(data, "__cuda_array_interface__"):
         return data
+    if isinstance(data, np.ndarray):  # a subclass (np.matrix, a memmap): its plain array
+        return np.asarray(data)
     if isinstance(data, np.generic):
         return np.asarray(data)
     if dtype is not None:

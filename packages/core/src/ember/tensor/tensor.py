@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 
-from ember.backend import CPU, device_of
+from ember.backend import CPU, device_of, shared
 from ember.tensor import dtypes
 
 
@@ -83,6 +83,15 @@ class Tensor:
     @property
     def is_cuda(self) -> bool:
         return type(self._array) is not np.ndarray
+
+    @property
+    def is_cpu(self) -> bool:
+        return type(self._array) is np.ndarray
+
+    # Ember has no MPS, meta, sparse, quantized, MKL-DNN, XPU or nested tensors: PyTorch's queries
+    # for them answer False, so scripts that branch on them take the dense CPU/CUDA path.
+    is_mps = is_meta = is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_xpu = \
+        is_nested = property(lambda self: False)
 
     @property
     def ndim(self) -> int:
@@ -171,6 +180,31 @@ class Tensor:
         if self._version is None:
             self._version = self._base._share_version() if self._base is not None else [0]
         return self._version
+
+    # ---- shared memory (ember.multiprocessing) ----------------------------------------------
+
+    def share_memory_(self) -> Tensor:
+        """Moves the values into shared memory, in place, so that processes that receive this
+        tensor (``ember.multiprocessing``) read and write the same memory. A no-op when already
+        shared and for CUDA tensors, as PyTorch's.
+
+        The tensor keeps its identity, flags and gradient; tensors that were views of it before
+        keep the old memory (share before making views, as ``Module.share_memory()`` does).
+
+        Example:
+            >>> t = ember.zeros(3).share_memory_()
+            >>> t.is_shared()
+            True
+        """
+        if type(self._array) is np.ndarray and shared.segment_of(self._array) is None:
+            self._array = shared.share_array(self._array)
+            self._base = None
+        return self
+
+    def is_shared(self) -> bool:
+        """True for tensors in shared memory (after ``share_memory_()``, or received from
+        another process) and for CUDA tensors, as PyTorch answers."""
+        return type(self._array) is not np.ndarray or shared.segment_of(self._array) is not None
 
     # ---- detaching ------------------------------------------------------------------------
 

@@ -21,6 +21,11 @@ class Registry(dict):
         super().__init__()
         self._owner = owner
 
+    def __reduce__(self):
+        # Copied and pickled (between processes) as a plain dict: Module.__setstate__ makes the
+        # registry again around the new module's __dict__.
+        return dict, (dict(self),)
+
     def __setitem__(self, key, value) -> None:
         dict.__setitem__(self, key, value)
         self._owner[key] = value

@@ -22,7 +22,7 @@ from ember.nn.modules._module_support import (
     plain_tensor,
 )
 from ember.nn.parameter import Buffer, Parameter
-from ember.tensor import dtypes
+from ember.tensor import dtypes, legacy
 from ember.tensor.tensor import Tensor
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
@@ -404,9 +404,25 @@ class Module:
         return self.to(dtypes.float16)
 
     def type(self, dst_type) -> Module:  # noqa: A003
-        """Casts every parameter and buffer, integer ones included, to ``dst_type``."""
+        """Casts every parameter and buffer, integer ones included, to ``dst_type`` (a dtype, or
+        a legacy type such as ``ember.DoubleTensor`` / ``'torch.cuda.FloatTensor'``, which also
+        names the device)."""
+        if isinstance(dst_type, legacy.LegacyTensorType):
+            dst_type = legacy.type_name(dst_type.dtype, dst_type.is_cuda)
+        parsed = legacy.parse_type_name(dst_type) if isinstance(dst_type, str) else None
+        if parsed is not None:
+            dtype, cuda = parsed
+            return self.to("cuda" if cuda else "cpu").type(dtype)
         target = dtypes.to_dtype(dst_type).numpy
         return self._apply(lambda array: array.astype(target, copy=False))
+
+    def share_memory(self) -> Module:
+        """Moves every parameter and buffer to shared memory (``Tensor.share_memory_()``), so
+        that processes of ``ember.multiprocessing`` given this module train the same weights
+        (Hogwild). Gradients are allocated later and stay per process."""
+        for tensor in (*self.parameters(), *self.buffers()):
+            tensor.share_memory_()
+        return self
 
     # ---- state_dict -----------------------------------------------------------------------
 
