@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import ember
+import ember.nn as nn
+import ember.nn.functional as F
 
 
 def ref_conv2d(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
@@ -212,3 +214,15 @@ def _loop_gradients(x, w, g, config):
         grad_xp[b_, c0:c0 + cg, rows, cols] += g[b_, oc, i, j] * w[oc]
     h, wd = x.shape[2:]
     return grad_xp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + wd], grad_w
+
+
+def test_conv_output_is_contiguous_so_view_flattens_it():
+    # PyTorch's MNIST example: conv -> max_pool -> relu, then x.view(-1, 320).
+    x = ember.randn(4, 1, 28, 28)
+    conv1, conv2 = nn.Conv2d(1, 10, 5), nn.Conv2d(10, 20, 5)
+    h = F.relu(F.max_pool2d(conv1(x), 2))
+    h = F.relu(F.max_pool2d(conv2(h), 2))
+    assert h.is_contiguous()
+    flat = h.view(-1, 320)
+    assert flat.shape == (4, 320)
+    np.testing.assert_array_equal(flat.detach().numpy(), h.detach().numpy().reshape(4, 320))

@@ -120,8 +120,10 @@ class _Plan:
 def _conv_forward(xp, x, weight, geometry, each_chunk=None):
     """y (N, O, Ho, Wo) = W (G, O/G, Cg*kh*kw) @ columns (G, Cg*kh*kw, ...), chunk by chunk.
 
-    y is laid out (O, N, Ho, Wo) in memory: the next convolution reads it channels first
-    without a copy, and numpy's elementwise ops in between keep that layout.
+    The chunks are written (O, N, Ho, Wo) and copied once into a contiguous (N, O, Ho, Wo)
+    result, as PyTorch's: programs flatten conv outputs with ``view`` (``x.view(-1, 320)``), which
+    a channels-first layout would refuse. The copy measured within noise of the LeNet-5 and
+    ResNet-20 training steps.
     ``each_chunk(first, end, columns)``, when given, also sees every chunk's columns.
     """
     plan = _Plan(xp, x.shape, weight.shape, geometry)
@@ -137,7 +139,7 @@ def _conv_forward(xp, x, weight, geometry, each_chunk=None):
         out[:, first:end] = product.reshape(plan.o, end - first, plan.ho, plan.width)[..., :plan.wo]
         if each_chunk is not None:
             each_chunk(first, end, cols)
-    return out.transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
 
 
 def _weight_grad(xp, x, grad, w_shape, geometry):
