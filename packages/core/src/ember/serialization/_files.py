@@ -87,6 +87,8 @@ def _create_temporary(directory: str, name: str) -> tuple:
 
 
 def _copy_ownership(descriptor: int, status: os.stat_result) -> None:
+    if not hasattr(os, "fchmod"):
+        return  # Windows: no POSIX modes or owners to keep
     os.fchmod(descriptor, stat.S_IMODE(status.st_mode))
     if hasattr(os, "fchown") and (status.st_uid, status.st_gid) != (os.geteuid(), os.getegid()):
         try:
