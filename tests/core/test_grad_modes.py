@@ -1,5 +1,6 @@
 """no_grad, enable_grad, set_grad_enabled and inference_mode as contexts and decorators."""
 
+import asyncio
 import gc
 import threading
 
@@ -213,3 +214,26 @@ def test_threads_switching_modes_concurrently_keep_their_own(x):
     assert results == {0: {(True, True)}, 1: {(False, False)}, 2: {(True, True)},
                        3: {(False, False)}}
     assert function._grad_enabled and ember.is_grad_enabled()
+
+
+def test_asyncio_tasks_keep_their_own_mode(x):
+    # Ember holds the mode in a context variable: a task awaiting inside no_grad does not turn
+    # grad off for the other tasks of its thread (in PyTorch, thread-local, it would).
+    async def evaluate(started, resume):
+        with ember.no_grad():
+            started.set()
+            await resume.wait()
+            return ember.is_grad_enabled()
+
+    async def train(started, resume):
+        await started.wait()
+        recorded = _records(x)
+        resume.set()
+        return recorded
+
+    async def main():
+        started, resume = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(evaluate(started, resume), train(started, resume))
+
+    assert asyncio.run(main()) == [False, True]
+    assert ember.is_grad_enabled() and function._grad_enabled

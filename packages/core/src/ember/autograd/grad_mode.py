@@ -2,7 +2,8 @@
 
 Each works as a context manager and as a decorator (``@no_grad()`` or bare ``@no_grad``, as in
 PyTorch 2); a decorated generator has the mode set while it runs, not while its caller does.
-The mode is per thread, as in PyTorch: a new thread starts with grad mode on.
+The mode is per thread, as in PyTorch: a new thread starts with grad mode on. It is held in a
+context variable, so an asyncio task that changes it does not change it for the other tasks.
 """
 
 from __future__ import annotations
