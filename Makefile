@@ -3,7 +3,7 @@
 #   make test       unit tests on the CPU (creates .venv on first use)
 #   make demo       the runnable example(s)
 #   make lint       ruff + import-linter contracts (DESIGN.md's layers)
-#   make bench      Ember vs PyTorch CPU, side by side (creates .venv-bench with torch)
+#   make bench      Ember vs PyTorch CPU, side by side (creates .venv-bench with torch and SB3)
 #   make test-gpu   the cuda-marked and device-parametrised tests, on a machine with cupy and a GPU
 #   make clean      caches and build artefacts; `make distclean` also removes the venvs
 
@@ -24,7 +24,7 @@ PACKAGE_FILES := $(addsuffix /pyproject.toml,$(PACKAGES))
 LINT_PATHS := packages tests examples benchmarks .ci
 BUILD_TOOLS := "setuptools>=68"
 TEST_TOOLS := "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "import-linter>=2.1" "tensorboardX>=2.6"
-BENCH_TOOLS := "torch==2.13.0" "threadpoolctl>=3"
+BENCH_TOOLS := "torch==2.13.0" "threadpoolctl>=3" "stable-baselines3>=2"
 # Fair single-thread comparison; OPENBLAS_CORETYPE/L2_SIZE are unset for the bench only (see
 # benchmarks/README.md): they slow a current numpy, and tests and CI keep them as the machine sets.
 # Passive OpenMP waiting stops torch's idle workers spinning through the Ember samples.
@@ -65,9 +65,13 @@ $(BENCH_STAMP): $(PACKAGE_FILES) Makefile
 test: $(STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# One BLAS thread for the tree-net and RL steps: their products are small, and a second thread
+# only adds overhead (about 3x slower for PPO on CartPole on a shared 2-core machine).
 demo: $(STAMP)
 	$(VENV)/bin/python examples/autograd_demo.py
 	$(VENV)/bin/python examples/fashion_mnist.py
+	OMP_NUM_THREADS=1 $(VENV)/bin/python examples/text/tree_demo.py
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m ember_rl train ppo CartPole-v1 --seed 0 --progress-bar
 
 # Both linters always run; the target fails if either does. ruff looks at the project's own
 # folders, not at whatever scratch files lie in the checkout. PYTHONPATH=.ci makes our own contract

@@ -116,22 +116,28 @@ def layer_norm(x, weight, bias, eps):
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
-def encoder_layer(layer, src, src_mask=None, src_key_padding_mask=None, activation="relu"):
-    """``nn.TransformerEncoderLayer`` in numpy (eval mode), from its own parameters."""
+def _feed_forward_and_norm(layer, activation):
+    """The feed-forward block and the i-th LayerNorm of a Transformer layer, in numpy."""
     p = params_of(layer)
-    eps = layer.norm1.eps
     act = (lambda x: np.maximum(x, 0)) if activation == "relu" else \
         (lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))))
-
-    def attend(x):
-        return mha(layer.self_attn, x, x, x, src_key_padding_mask, src_mask)[0]
 
     def feed_forward(x):
         hidden = act(x @ p["linear1.weight"].T + p.get("linear1.bias", 0.0))
         return hidden @ p["linear2.weight"].T + p.get("linear2.bias", 0.0)
 
     def norm(x, i):
-        return layer_norm(x, p[f"norm{i}.weight"], p.get(f"norm{i}.bias", 0.0), eps)
+        return layer_norm(x, p[f"norm{i}.weight"], p.get(f"norm{i}.bias", 0.0), layer.norm1.eps)
+
+    return feed_forward, norm
+
+
+def encoder_layer(layer, src, src_mask=None, src_key_padding_mask=None, activation="relu"):
+    """``nn.TransformerEncoderLayer`` in numpy (eval mode), from its own parameters."""
+    feed_forward, norm = _feed_forward_and_norm(layer, activation)
+
+    def attend(x):
+        return mha(layer.self_attn, x, x, x, src_key_padding_mask, src_mask)[0]
 
     x = np.asarray(src, np.float64)
     if layer.norm_first:
@@ -139,3 +145,26 @@ def encoder_layer(layer, src, src_mask=None, src_key_padding_mask=None, activati
         return x + feed_forward(norm(x, 2))
     x = norm(x + attend(x), 1)
     return norm(x + feed_forward(x), 2)
+
+
+def decoder_layer(layer, tgt, memory, tgt_mask=None, memory_mask=None,
+                  tgt_key_padding_mask=None, memory_key_padding_mask=None, activation="relu"):
+    """``nn.TransformerDecoderLayer`` in numpy (eval mode), from its own parameters."""
+    feed_forward, norm = _feed_forward_and_norm(layer, activation)
+    memory = np.asarray(memory, np.float64)
+
+    def self_attend(x):
+        return mha(layer.self_attn, x, x, x, tgt_key_padding_mask, tgt_mask)[0]
+
+    def cross_attend(x):
+        return mha(layer.multihead_attn, x, memory, memory, memory_key_padding_mask,
+                   memory_mask)[0]
+
+    x = np.asarray(tgt, np.float64)
+    if layer.norm_first:
+        x = x + self_attend(norm(x, 1))
+        x = x + cross_attend(norm(x, 2))
+        return x + feed_forward(norm(x, 3))
+    x = norm(x + self_attend(x), 1)
+    x = norm(x + cross_attend(x), 2)
+    return norm(x + feed_forward(x), 3)

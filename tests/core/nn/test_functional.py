@@ -56,10 +56,38 @@ def test_dropout2d_drops_whole_channels(device):
     per_channel = out.reshape(8, 16, 9)
     assert ((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1)).all()
     assert 0.3 < (per_channel[..., 0] == 0).mean() < 0.7
-    with pytest.raises(RuntimeError, match="Expected 3D or 4D input"):
-        F.dropout2d(ember.ones(2, 2))
-    with pytest.warns(UserWarning, match="3D input"):
-        F.dropout2d(ember.ones(2, 3, 4))
+
+
+def _zero_pattern(out, shape):
+    """Which entries of the (..., rest) mask were dropped, checking each is constant."""
+    flat = out.numpy().reshape(*shape, -1)
+    assert ((flat == 0).all(-1) | (flat == 2.0).all(-1)).all(), "a draw was not shared"
+    return flat[..., 0] == 0
+
+
+def test_feature_dropout_on_other_ranks_as_pytorch():
+    """PyTorch's dropout2d treats any rank as (N, C, *): 3-D as (N, C, L), 2-D elementwise,
+    with warnings; dropout1d/3d take unbatched input as (C, *); dropout1d refuses other ranks."""
+    ember.manual_seed(0)
+    with pytest.warns(UserWarning, match="assuming that channel-wise 1D"):
+        dropped = _zero_pattern(F.dropout2d(ember.ones(20, 30, 4)), (20, 30))
+    assert 0.3 < dropped.mean() < 0.7
+    with pytest.warns(UserWarning, match="Received a 2-D input to dropout2d, which is deprecated"):
+        dropped = _zero_pattern(F.dropout2d(ember.ones(40, 30)), (40, 30))
+    assert 0.3 < dropped.mean() < 0.7
+    with pytest.warns(UserWarning, match="Received a 5-D input to dropout2d"):
+        _zero_pattern(F.dropout2d(ember.ones(10, 20, 2, 2, 2)), (10, 20))
+    unbatched = _zero_pattern(F.dropout3d(ember.ones(200, 2, 2, 2)), (200,))
+    assert 0.3 < unbatched.mean() < 0.7
+    with pytest.warns(UserWarning, match="Received a 3-D input to dropout3d"):
+        _zero_pattern(F.dropout3d(ember.ones(200, 3, 2)), (200,))
+    _zero_pattern(F.dropout1d(ember.ones(200, 5)), (200,))
+    _zero_pattern(F.dropout1d(ember.ones(20, 10, 5)), (20, 10))
+    with pytest.raises(RuntimeError, match="dropout1d: Expected 2D or 3D input"):
+        F.dropout1d(ember.ones(2, 2, 2, 2))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"), pytest.warns(UserWarning):
+        F.dropout2d(ember.ones(3))
+    assert F.dropout2d(ember.ones(2, 3, 4, 5), training=False).shape == (2, 3, 4, 5)
 
 
 def test_embedding_lookup_and_gradient(device):

@@ -460,3 +460,21 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                               geometry=(stride, padding, dilation, groups))
     out = _add_bias(out, bias, 2)
     return out.squeeze(0) if unbatched else out
+
+
+@op("conv_transpose1d")
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 1-D convolution: input (N, C_in, L) or (C_in, L), weight
+    (C_in, C_out / groups, k), as in PyTorch; computed as a 2-D one of height 1."""
+    _check("conv_transpose1d", input, weight, 1, groups, transposed=True)
+    values = (("stride", stride), ("padding", padding), ("output_padding", output_padding),
+              ("dilation", dilation))
+    one, zero = {}, {}
+    for name, value in values:
+        pair(value, name, "conv_transpose1d")  # checked here so that errors name this op
+        value = value if isinstance(value, int) else value[0]
+        one[name], zero[name] = (1, value), (0, value)
+    out = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(-2), None, one["stride"],
+                           zero["padding"], zero["output_padding"], groups, one["dilation"])
+    return _add_bias(out.squeeze(-2), bias, 1)

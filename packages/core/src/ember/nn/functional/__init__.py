@@ -15,8 +15,9 @@ from ember.tensor.registry import OPS as _OPS
 #: registered ops that ``torch.nn.functional`` offers under the same name and signature
 _FROM_OPS = (
     "celu", "cosine_similarity", "elu", "gelu", "hardshrink", "hardsigmoid", "hardswish",
-    "hardtanh", "leaky_relu", "linear", "logsigmoid", "mish", "normalize", "one_hot", "pad",
-    "pairwise_distance", "prelu", "relu", "relu_", "relu6", "selu", "sigmoid", "silu",
+    "hardtanh", "leaky_relu", "linear", "logsigmoid", "mish", "one_hot", "pad",
+    "pairwise_distance", "pixel_shuffle", "pixel_unshuffle", "prelu", "relu", "relu_", "relu6",
+    "selu", "sigmoid", "silu",
     "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold",
 )
 

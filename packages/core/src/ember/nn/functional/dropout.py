@@ -43,33 +43,55 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
 
 
 def _feature_dropout(name: str, input: Tensor, p: float, training: bool, inplace: bool,
-                     feature_dims: int) -> Tensor:
-    """Zeroes whole channels: one draw per (sample, channel), shared over ``feature_dims``."""
+                     batched: bool = True) -> Tensor:
+    """PyTorch's ``feature_dropout``: one draw per (sample, channel) of ``(N, C, *)`` input,
+    shared over the rest; unbatched ``(C, *)`` input as if ``unsqueeze(0)`` came first."""
     _check_p(p)
-    batched = feature_dims + 2
-    if input.dim() not in (batched - 1, batched):
-        raise RuntimeError(
-            f"{name}: Expected {batched - 1}D or {batched}D input, but received a "
-            f"{input.dim()}D input of shape {tuple(input.shape)}"
-        )
+    if input.dim() + (0 if batched else 1) < 2:
+        raise RuntimeError(f"{name}: Feature dropout requires at least 2 dimensions in the "
+                           f"input, got input of shape {tuple(input.shape)}")
     if not training or p == 0.0:
         return input
-    lead = input.dim() - feature_dims  # (N, C) or (C,)
-    return _masked(input, p, tuple(input.shape[:lead]) + (1,) * feature_dims, inplace)
+    lead = 2 if batched else 1
+    return _masked(input, p, tuple(input.shape[:lead]) + (1,) * (input.dim() - lead), inplace)
+
+
+def _warn_rank(name: str, input: Tensor, spatial: int) -> None:
+    """PyTorch's deprecation warning for ranks other than (C, *spatial) and (N, C, *spatial)."""
+    if input.dim() not in (spatial + 1, spatial + 2):
+        warnings.warn(
+            f"{name}: Received a {input.dim()}-D input to {name}, which is deprecated and will "
+            "result in an error in a future release. To retain the behavior and silence this "
+            f"warning, please use dropout instead. Note that {name} exists to provide "
+            f"channel-wise dropout on inputs with {spatial} spatial dimensions, a channel "
+            f"dimension, and an optional batch dimension (i.e. {spatial + 1}D or {spatial + 2}D "
+            "inputs).",
+            stacklevel=3,
+        )
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
     """Channel-wise dropout of ``(N, C, L)`` or ``(C, L)`` input."""
-    return _feature_dropout("dropout1d", input, p, training, inplace, 1)
+    if input.dim() not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {input.dim()}D input of shape "
+            f"{tuple(input.shape)}. Note that dropout1d exists to provide channel-wise dropout "
+            "on inputs with 1 spatial dimension, a channel dimension, and an optional batch "
+            "dimension (i.e. 2D or 3D inputs)."
+        )
+    return _feature_dropout("dropout1d", input, p, training, inplace, batched=input.dim() == 3)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
-    """Channel-wise dropout of ``(N, C, H, W)`` or ``(C, H, W)`` input.
+    """Channel-wise dropout of ``(N, C, H, W)`` input, as PyTorch's ``dropout2d``.
 
-    As in PyTorch, a 3-D input is taken as ``(N, C, L)`` (1-D channel dropout), with a warning.
+    As in PyTorch, other ranks are taken as ``(N, C, *)`` (one draw per element of the first
+    two dimensions): a 3-D input as ``(N, C, L)`` (1-D channel dropout), not as unbatched
+    ``(C, H, W)``, and a 2-D input ``(N, C)`` elementwise; each with PyTorch's warning.
     """
+    _warn_rank("dropout2d", input, 2)
     if input.dim() == 3:
         warnings.warn(
             "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
@@ -79,11 +101,12 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
             "channel-wise dropout behavior, please switch to using dropout1d instead.",
             stacklevel=2,
         )
-        return _feature_dropout("dropout2d", input, p, training, inplace, 1)
-    return _feature_dropout("dropout2d", input, p, training, inplace, 2)
+    return _feature_dropout("dropout2d", input, p, training, inplace)
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
-    """Channel-wise dropout of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input."""
-    return _feature_dropout("dropout3d", input, p, training, inplace, 3)
+    """Channel-wise dropout of ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` input; other
+    ranks warn (as in PyTorch) and are taken as unbatched ``(C, *)``."""
+    _warn_rank("dropout3d", input, 3)
+    return _feature_dropout("dropout3d", input, p, training, inplace, batched=input.dim() == 5)

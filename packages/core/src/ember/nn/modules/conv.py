@@ -111,8 +111,8 @@ class Conv2d(_ConvNd):
                         self.groups)
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution; weight (C_in, C_out / groups, kh, kw) as in PyTorch."""
+class _ConvTransposeNd(_ConvNd):
+    """What ConvTranspose1d/2d share: zeros padding only, and ``output_size`` in forward."""
 
     transposed = True
 
@@ -120,7 +120,7 @@ class ConvTranspose2d(_ConvNd):
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
                  device=None, dtype=None) -> None:
         if padding_mode != "zeros":
-            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d')
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype,
                          output_padding=output_padding)
@@ -129,19 +129,42 @@ class ConvTranspose2d(_ConvNd):
         output_padding = self.output_padding
         if output_size is not None:
             output_padding = self._output_padding_for(input, output_size)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+        function = F.conv_transpose1d if self.dims == 1 else F.conv_transpose2d
+        return function(input, self.weight, self.bias, self.stride, self.padding,
+                        output_padding, self.groups, self.dilation)
 
     def _output_padding_for(self, input: Tensor, output_size) -> tuple:
-        wanted = tuple(output_size)[-2:]
+        dims = self.dims
+        wanted = tuple(output_size)[-dims:]
         result = []
         for i, size in enumerate(wanted):
-            smallest = ((input.shape[-2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+            smallest = ((input.shape[-dims + i] - 1) * self.stride[i] - 2 * self.padding[i]
                         + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
             extra = size - smallest
             if not 0 <= extra < max(self.stride[i], self.dilation[i]):
-                raise ValueError(f"ConvTranspose2d: requested an output size of {wanted}, but "
-                                 f"valid sizes for dimension {i} are {smallest} to "
+                raise ValueError(f"{type(self).__name__}: requested an output size of "
+                                 f"{wanted}, but valid sizes for dimension {i} are {smallest} to "
                                  f"{smallest + max(self.stride[i], self.dilation[i]) - 1}")
             result.append(extra)
         return tuple(result)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution: (N, C_in, L) -> (N, C_out, L_out); weight
+    (C_in, C_out / groups, k) as in PyTorch.
+
+    Example:
+        >>> nn.ConvTranspose1d(4, 2, 3, stride=2)(ember.zeros(1, 4, 5)).shape
+        (1, 2, 11)
+    """
+
+    dims = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution; weight (C_in, C_out / groups, kh, kw) as in PyTorch.
+
+    Example:
+        >>> nn.ConvTranspose2d(4, 2, 3, stride=2, output_padding=1)(ember.zeros(1, 4, 5, 5)).shape
+        (1, 2, 12, 12)
+    """
