@@ -87,6 +87,25 @@ def test_save_refuses_a_read_only_file_as_open_would():
 
 
 @posix_only
+def test_save_into_a_read_only_directory_writes_a_writable_file_in_place():
+    # open(path, "wb") needs only the file to be writable; the temporary file cannot be made
+    # there, so the file is written in place (not atomic: nothing else is possible).
+    with tempfile.TemporaryDirectory() as directory:
+        target = os.path.join(directory, "shared.safetensors")
+        save({"epoch": 1}, target)
+        os.chmod(target, 0o666)
+        os.chmod(directory, 0o555)
+        try:
+            with unprivileged():
+                save({"epoch": 2}, target)
+                with pytest.raises(PermissionError):
+                    save({"epoch": 1}, os.path.join(directory, "new.safetensors"))
+        finally:
+            os.chmod(directory, 0o755)
+        assert load(target) == {"epoch": 2} and os.listdir(directory) == ["shared.safetensors"]
+
+
+@posix_only
 def test_save_writes_into_a_fifo_and_a_device_without_replacing_them(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
