@@ -5,7 +5,9 @@ A regular file is replaced by rename of a finished temporary file (``.<name>.emb
 beside it), so a crash mid-save keeps the previous file. What ``open()`` would do decides the rest:
 a symlink is followed (the link stays, its target gets the new content), an existing file keeps
 its permission bits (and owner, where allowed), a file ``open()`` could not write raises
-PermissionError, and a FIFO or device (``/dev/null``) is written into, never replaced.
+PermissionError, and a FIFO or device (``/dev/null``) is written into, never replaced. One
+difference remains on purpose: a file with several hard links is replaced, so its other names
+keep the previous content (open() would change them all; atomicity cannot have both).
 """
 
 from __future__ import annotations
