@@ -1,5 +1,6 @@
 import os
 import signal
+import threading
 
 import numpy as np
 import pytest
@@ -235,3 +236,55 @@ def test_argument_errors_follow_pytorch():
         DataLoader(range(3), prefetch_factor=2)
     with pytest.raises(ValueError, match="persistent_workers"):
         DataLoader(range(3), persistent_workers=True)
+
+
+def test_iterator_stays_usable_after_a_worker_exception():
+    # As PyTorch: the error surfaces for its batch, and next() then returns the later batches.
+    iterator = iter(DataLoader(Failing(), batch_size=1, num_workers=2))
+    assert [next(iterator).item() for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(KeyError, match="sample 5 is broken"):
+        next(iterator)
+    assert _flat(iterator) == [6, 7]
+
+
+@pytest.mark.parametrize("num_workers", [1, 3])
+def test_shuffle_order_does_not_depend_on_num_workers(num_workers):
+    def order(workers, generator=None):
+        ember.manual_seed(5)
+        loader = DataLoader(ember.arange(20), batch_size=3, shuffle=True,
+                            num_workers=workers, generator=generator)
+        epochs = [_flat(loader) for _ in range(2)]
+        return epochs, ember.rand(1).item()  # the default generator is left in the same state too
+
+    assert order(num_workers) == order(0)
+    generator = ember.Generator().manual_seed(3)
+    with_workers = order(num_workers, generator)
+    assert with_workers == order(0, ember.Generator().manual_seed(3))
+
+
+def test_unpicklable_batch_or_exception_raises_instead_of_hanging():
+    def with_a_lock(batch):
+        return batch, threading.Lock()
+
+    loader = DataLoader(Failing(), batch_size=2, num_workers=2, collate_fn=with_a_lock, timeout=60)
+    iterator = iter(loader)
+    with pytest.raises(TypeError, match="(?s)could not be pickled.*cannot pickle '_thread.lock'"):
+        next(iterator)
+
+    class LocalError(Exception):  # a class defined in a function cannot be pickled
+        pass
+
+    class RaisesLocal(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            if i == 1:
+                raise LocalError("sample 1 is broken")
+            return i
+
+    iterator = iter(DataLoader(RaisesLocal(), batch_size=1, num_workers=2, timeout=60))
+    assert next(iterator).tolist() == [0]
+    with pytest.raises(RuntimeError, match="(?s)Caught LocalError.*sample 1 is broken"):
+        next(iterator)
+    assert _flat(iterator) == [2, 3]

@@ -1,8 +1,13 @@
 """no_grad, enable_grad, set_grad_enabled and inference_mode as contexts and decorators."""
 
+import asyncio
+import gc
+import threading
+
 import pytest
 
 import ember
+from ember.autograd import function
 
 MODES = {
     "no_grad": (ember.no_grad, False),
@@ -147,3 +152,88 @@ def test_backward_runs_with_grad_mode_off_unless_create_graph():
     (x * 2).sum().backward(create_graph=True)
     assert seen == [False, True]
     assert ember.is_grad_enabled()
+
+
+def _in_thread(fn, *args):
+    """Runs ``fn`` in a new thread and returns its result (or raises its exception)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as error:  # noqa: BLE001  (handed back to the test)
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def test_grad_mode_is_thread_local(x):
+    # As PyTorch: each thread has its own mode, and a new thread starts with grad enabled.
+    with ember.no_grad():
+        assert _in_thread(lambda: (ember.is_grad_enabled(), _records(x))) == (True, True)
+        assert not _records(x)
+        with ember.enable_grad():
+            assert _records(x)
+        assert not _records(x)
+
+    def disable_and_check():
+        ember.set_grad_enabled(False)  # left off when the thread ends
+        return ember.is_grad_enabled(), _records(x)
+
+    assert _in_thread(disable_and_check) == (False, False)
+    assert ember.is_grad_enabled() and _records(x)
+    gc.collect()
+    # The finished thread no longer counts: ops are back on the fast path for every thread.
+    assert function._grad_enabled
+
+
+def test_threads_switching_modes_concurrently_keep_their_own(x):
+    barrier = threading.Barrier(4)
+
+    def worker(enabled):
+        seen = []
+        for _ in range(200):
+            with ember.set_grad_enabled(enabled):
+                if not seen:
+                    barrier.wait()  # all four threads inside their own mode at once
+                seen.append((ember.is_grad_enabled(), _records(x)))
+        return set(seen)
+
+    results = {}
+    threads = [threading.Thread(target=lambda e=e, n=n: results.__setitem__(n, worker(e)))
+               for n, e in enumerate([True, False, True, False])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {0: {(True, True)}, 1: {(False, False)}, 2: {(True, True)},
+                       3: {(False, False)}}
+    assert function._grad_enabled and ember.is_grad_enabled()
+
+
+def test_asyncio_tasks_keep_their_own_mode(x):
+    # Ember holds the mode in a context variable: a task awaiting inside no_grad does not turn
+    # grad off for the other tasks of its thread (in PyTorch, thread-local, it would).
+    async def evaluate(started, resume):
+        with ember.no_grad():
+            started.set()
+            await resume.wait()
+            return ember.is_grad_enabled()
+
+    async def train(started, resume):
+        await started.wait()
+        recorded = _records(x)
+        resume.set()
+        return recorded
+
+    async def main():
+        started, resume = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(evaluate(started, resume), train(started, resume))
+
+    assert asyncio.run(main()) == [False, True]
+    assert ember.is_grad_enabled() and function._grad_enabled

@@ -1,12 +1,13 @@
 """ember.save / ember.load: exact round trips, atomic writes, map_location and clear errors."""
 
+import enum
 import io
 import json
 import math
 import os
 import pickle
 import zipfile
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 import pytest
@@ -174,6 +175,61 @@ def test_unsupported_objects_are_refused_at_save_time():
         save(np.ones(2, dtype=complex), io.BytesIO())
 
 
+class Color(enum.Enum):
+    RED = 1
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+
+
+Point = namedtuple("Point", "x y")
+
+
+def test_enums_and_namedtuples_are_refused_at_save_time():
+    # PyTorch pickles them (and imports their classes at load); an Ember checkpoint never imports
+    # a class, so they would come back as something else: refused instead of silently changed.
+    for value in (Color.RED, Level.LOW):
+        with pytest.raises(TypeError, match=r"enum member .* at state\.mode.*\.value or \.name"):
+            save({"state": {"mode": value}}, io.BytesIO())
+    with pytest.raises(TypeError, match="enum member"):
+        save({Level.LOW: 1}, io.BytesIO())
+    with pytest.raises(TypeError, match=r"namedtuple Point at point.*_asdict"):
+        save({"point": Point(1, 2)}, io.BytesIO())
+    with pytest.raises(TypeError, match="namedtuple Point"):
+        save({Point(1, 2): 1}, io.BytesIO())
+    assert round_trip({"point": tuple(Point(1, 2))}) == {"point": (1, 2)}
+
+
+def test_deep_and_self_containing_containers_are_refused_at_save_time():
+    nested = [1]
+    for _ in range(99):
+        nested = [nested]
+    assert round_trip(nested) == nested  # 100 levels: the limit itself still round-trips
+    with pytest.raises(ValueError, match="nested deeper than 100 levels"):
+        save([nested], io.BytesIO())
+    looped = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="contains itself"):
+        save({"loop": looped}, io.BytesIO())
+
+
+def test_a_failing_map_location_reports_its_own_error():
+    # As torch.load: the callable's exception reaches the caller, not a "corrupt file" error.
+    def refuse(storage, location):
+        raise ValueError(f"no room on {location}")
+
+    for obj in (ember.ones(2), {"model": OrderedDict(w=ember.ones(2))}, [[ember.ones(2)]]):
+        with pytest.raises(ValueError, match="no room on cpu"):
+            round_trip(obj, map_location=refuse)
+
+    def missing_key(storage, location):
+        return {}["gpu"]
+
+    with pytest.raises(KeyError, match="gpu"):
+        round_trip({"a": [ember.ones(2)]}, map_location=missing_key)
+
+
 # ---- atomic writes ---------------------------------------------------------------------------
 
 
@@ -186,7 +242,7 @@ def test_failed_save_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, m
         file.write(data[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr(serialization, "_write_all", crash_midway)
+    monkeypatch.setattr(serialization._files, "write_all", crash_midway)
     with pytest.raises(OSError, match="disk full"):
         save({"weight": ember.zeros(1000), "epoch": 2}, target)
     assert target.read_bytes() == before
@@ -249,12 +305,20 @@ def test_corrupt_structure(tmp_path):
     raises_naming_path(write(tmp_path, crafted(json.dumps({"code": "os.system"}))),
                        "unknown node type 'code'")
     raises_naming_path(write(tmp_path, crafted(json.dumps({"float": "one"}))), "bad 'float'")
+    # Crafted values that Python's own parsers reject with OverflowError or RecursionError.
+    raises_naming_path(write(tmp_path, crafted('{"float":"0x1p99999"}')), "bad 'float'.*too large")
+    raises_naming_path(write(tmp_path, crafted("[" * 100_000 + "]" * 100_000)),
+                       "unreadable structure .nested too deeply")
+    nested = {"list": []}
+    for _ in range(150):
+        nested = {"list": [nested]}
+    raises_naming_path(write(tmp_path, crafted(json.dumps(nested))), "nested deeper than 100")
+    raises_naming_path(write(tmp_path, crafted('{"dict":[[{"list":[]},1]]}')), "unhashable")
+    raises_naming_path(write(tmp_path, crafted('{"list":{"a":1}}')), "expected a list")
+    raises_naming_path(write(tmp_path, crafted('{"dict":[[1]]}')), "pairs")
 
 
 def test_foreign_files(tmp_path):
-    plain = tmp_path / "plain.safetensors"
-    safetensors.numpy.save_file({"w": np.ones(2)}, plain)
-    raises_naming_path(plain, "not written by ember.save")
     raises_naming_path(write(tmp_path, pickle.dumps({"w": [1.0, 2.0]})), "pickle")
     archive = tmp_path / "torch.pt"
     with zipfile.ZipFile(archive, "w") as zipped:

@@ -53,8 +53,7 @@ class Function(_Function):
         ctx.needs_input_grad = needs
         first = next((a for a in args if isinstance(a, Tensor)), None)
         ctx.xp = xp_of(first._array) if first is not None else np
-        previous = _state._grad_enabled
-        _state._grad_enabled = False
+        previous = _state.set_grad_mode(False)
         try:
             if cls.setup_context is Function.setup_context:
                 outputs = cls.forward(ctx, *args, **kwargs)
@@ -62,7 +61,7 @@ class Function(_Function):
                 outputs = cls.forward(*args, **kwargs)
                 cls.setup_context(ctx, args, outputs)
         finally:
-            _state._grad_enabled = previous
+            _state.set_grad_mode(previous)
         if not (previous and any(needs)):
             return outputs
         return _connect(ctx, args, outputs)
@@ -122,12 +121,11 @@ def once_differentiable(backward):
 
     @functools.wraps(backward)
     def wrapper(ctx, *grads):
-        previous = _state._grad_enabled
-        _state._grad_enabled = False
+        previous = _state.set_grad_mode(False)
         try:
             return backward(ctx, *grads)
         finally:
-            _state._grad_enabled = previous
+            _state.set_grad_mode(previous)
 
     return wrapper
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ember.autograd import function as fn_state
 from ember.autograd.function import AccumulateGrad, accumulator
-from ember.backend import xp_of
+from ember.backend import ensure_float_warnings_hidden, xp_of
 from ember.tensor.registry import lookup
 from ember.tensor.tensor import Tensor
 
@@ -72,6 +72,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                  op_name="backward"):
     """Backpropagates from ``outputs``; accumulates into leaves' ``.grad``, or, when ``inputs``
     is given (``autograd.grad``), returns the gradients of those inputs instead."""
+    ensure_float_warnings_hidden()  # a backward's 1/0 and 0*inf are silent, as PyTorch's
     grads = _initial_grads(outputs, grad_outputs, op_name)
     captures = None
     captured = None
@@ -104,8 +105,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     # Sums the engine made itself (by id, holding the array so the id stays unique): later
     # gradients for the same slot are added into them in place instead of allocating again.
     summed: dict = {}
-    previous_mode = fn_state._grad_enabled
-    fn_state._grad_enabled = create_graph
+    previous_mode = fn_state.set_grad_mode(create_graph)
     reduce_to = sum_to_shape if arrays else lookup("sum_to_size")
     anomaly = fn_state._anomaly_enabled
     heappop = heapq.heappop
@@ -176,7 +176,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         slots[nr] = slots[nr] + grad
                 index += 1
     finally:
-        fn_state._grad_enabled = previous_mode
+        fn_state.set_grad_mode(previous_mode)
     return captured
 
 

@@ -2,7 +2,8 @@
 
 Each works as a context manager and as a decorator (``@no_grad()`` or bare ``@no_grad``, as in
 PyTorch 2); a decorated generator has the mode set while it runs, not while its caller does.
-The flag is process-wide, not per thread as in PyTorch (Ember's data workers are processes).
+The mode is per thread, as in PyTorch: a new thread starts with grad mode on. It is held in a
+context variable, so an asyncio task that changes it does not change it for the other tasks.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from ember.autograd import function as _state
 
 
 def is_grad_enabled() -> bool:
-    return _state._grad_enabled
+    """Whether ops record a graph in the calling thread."""
+    return _state.grad_enabled()
 
 
 def _set(enabled: bool | None) -> bool:
     """Sets the mode (None keeps it) and returns the previous one."""
-    previous = _state._grad_enabled
-    if enabled is not None:
-        _state._grad_enabled = enabled
-    return previous
+    if enabled is None:
+        return is_grad_enabled()
+    return _state.set_grad_mode(enabled)
 
 
 def _decorate(fn, enabled: bool | None):
@@ -40,7 +41,7 @@ def _decorate(fn, enabled: bool | None):
                 except StopIteration as stop:
                     return stop.value
                 finally:
-                    _state._grad_enabled = previous
+                    _state.set_grad_mode(previous)
                 to_send = yield value
 
         return generator_wrapper
@@ -51,7 +52,7 @@ def _decorate(fn, enabled: bool | None):
         try:
             return fn(*args, **kwargs)
         finally:
-            _state._grad_enabled = previous
+            _state.set_grad_mode(previous)
 
     return wrapper
 
@@ -77,7 +78,7 @@ class _GradMode:
         return self
 
     def __exit__(self, *exc) -> bool:
-        _state._grad_enabled = self._previous
+        _state.set_grad_mode(self._previous)
         return False
 
     def __call__(self, fn):
@@ -125,7 +126,7 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         return self
 
     def __call__(self, fn):
-        _state._grad_enabled = self._previous  # decorating must not change the mode now
+        _state.set_grad_mode(self._previous)  # decorating must not change the mode now
         return super().__call__(fn)
 
     def clone(self):

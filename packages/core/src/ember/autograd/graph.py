@@ -136,7 +136,7 @@ def retain_grad(self: Tensor) -> None:
     def keep(grad):
         tensor = ref()
         if tensor is not None:
-            kept = grad if _state._grad_enabled else grad.detach()
+            kept = grad if _state.grad_enabled() else grad.detach()
             tensor.grad = kept if tensor.grad is None else tensor.grad + kept
 
     hooks[_RETAIN] = keep
@@ -165,7 +165,7 @@ def check_fill(self: Tensor, op_name: str) -> None:
     A non-leaf forgets its history: the new values do not depend on the old ones, so no gradient
     flows back through them.
     """
-    if not (_state._grad_enabled and self._rg):
+    if not (self._rg and _state.grad_enabled()):
         return
     base = self._base
     if base is not None and base.grad_fn is None and base._rg:

@@ -20,7 +20,10 @@ from ember.backend.device import (
     to_device,
     xp_of,
 )
+from ember.backend.float_warnings import ensure_float_warnings_hidden, hide_float_warnings
 from ember.backend.random import Generator, default_generator, manual_seed_all
+
+hide_float_warnings()
 
 __all__ = [
     "CPU",
@@ -34,7 +37,9 @@ __all__ = [
     "default_generator",
     "device_context",
     "device_of",
+    "ensure_float_warnings_hidden",
     "grouped_matmul",
+    "hide_float_warnings",
     "index_add",
     "index_reduce",
     "manual_seed_all",

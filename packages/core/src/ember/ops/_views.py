@@ -25,7 +25,7 @@ def as_view(result: Tensor, base: Tensor) -> Tensor:
     result._base = root
     result._version = base._share_version()
     # Only views that can carry gradients need their history refreshed after an in-place change.
-    if fn_state._grad_enabled and result._array.dtype.kind == "f":
+    if result._array.dtype.kind == "f" and fn_state.grad_enabled():
         _register(root, result)
     return result
 

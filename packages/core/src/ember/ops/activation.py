@@ -11,12 +11,11 @@ import math
 
 from ember.ops._promotion import to_floating
 from ember.ops.comparison import where
-from ember.ops.elementwise import Elementwise, _erfc, _sigmoid
+from ember.ops.elementwise import Elementwise, _sigmoid, normal_cdf
 from ember.ops.inplace import apply_inplace
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
 
-_SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_SCALE = math.sqrt(2.0 / math.pi)
 _GELU_TANH_CUBIC = 0.044715
@@ -85,8 +84,9 @@ class Gelu(Elementwise):
         if approximate == "tanh":
             inner = _GELU_TANH_SCALE * (x + _GELU_TANH_CUBIC * x * x * x)
             return 0.5 * x * (1 + xp.tanh(inner))
-        # Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation in the left tail, unlike 1 + erf
-        return 0.5 * x * _erfc(xp, x * -_SQRT_HALF)
+        result = normal_cdf(xp, x)
+        result *= x
+        return result
 
     @staticmethod
     def gradient(m, ctx, grad, x):
@@ -95,7 +95,7 @@ class Gelu(Elementwise):
             t = m.tanh(_GELU_TANH_SCALE * x * (1 + _GELU_TANH_CUBIC * x2))
             d_inner = _GELU_TANH_SCALE * (1 + 3 * _GELU_TANH_CUBIC * x2)
             return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
-        cdf = 0.5 * m.erfc(x * -_SQRT_HALF)
+        cdf = m.normal_cdf(x)
         pdf = m.exp(x2 * -0.5) * _INV_SQRT_2PI
         return grad * (cdf + x * pdf)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import masked
+from ember.ops._erf_float32 import erf_float32
 from ember.ops._promotion import cast, promote_pair, to_floating
 from ember.ops.arithmetic import _as_tensor_first, _operand
 from ember.ops.conversion import Clone
@@ -24,6 +25,8 @@ from ember.tensor.tensor import Tensor
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_HALF = math.sqrt(0.5)
+_CDF_CANCELS_BELOW = -2.0  # 1 + erf(x / sqrt 2) loses relative precision below this x
 
 
 class _TensorMath:
@@ -32,6 +35,10 @@ class _TensorMath:
 
     def __getattr__(self, name):
         return OPS[name]
+
+    @staticmethod
+    def normal_cdf(x):
+        return 0.5 * OPS["erfc"](x * -_SQRT_HALF)
 
 
 TENSOR_MATH = _TensorMath()
@@ -46,7 +53,7 @@ def array_math(xp) -> SimpleNamespace:
             exp=xp.exp, sqrt=xp.sqrt, sin=xp.sin, cos=xp.cos, sinh=xp.sinh, cosh=xp.cosh,
             tanh=xp.tanh, sign=xp.sign, where=partial(_where, xp), isfinite=xp.isfinite,
             clamp_max=xp.minimum, erf=partial(_erf, xp), erfc=partial(_erfc, xp),
-            sigmoid=partial(_sigmoid, xp),
+            sigmoid=partial(_sigmoid, xp), normal_cdf=partial(normal_cdf, xp),
         )
     return namespace
 
@@ -183,7 +190,9 @@ Sigmoid = _floating_op("sigmoid", _sigmoid, lambda m, g, y: g * y * (1 - y), "ou
 # W. J. Cody's rational Chebyshev approximations (Math. Comp. 23, 1969; SPECFUN's CALERF), in
 # numpy/cupy array arithmetic so one code path serves both. Measured against math.erf/erfc in
 # float64: relative error below 1e-15 for |x| < 4 and below 1e-15 for erfc up to x = 26.5
-# (where it underflows); float32 inputs compute in float32 (error ~1 ulp), float16 in float32.
+# (where it underflows); erfc of float32 inputs computes in float32 (error ~1 ulp), float16 in
+# float32. erf of float32 and float16 takes the cheaper rational of ops/_erf_float32.py. Each
+# formula runs only on the elements in its interval (boolean masks), not on every element.
 
 _ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
           3.20937758913846947e03, 1.85777706184603153e-1)
@@ -225,42 +234,67 @@ def _ratio(z, numerator, denominator, lead, last_num, last_den):
 
 
 def _erf_parts(xp, x):
-    """(near, erf where |x| <= 0.46875, erfc(|x|) elsewhere), every branch kept finite."""
-    work = x.astype(xp.float32) if x.dtype == xp.float16 else x
+    """``(work, near, erf(work[near]), erfc(|work[~near]|))`` with ``near = |x| <= 0.46875``:
+    each formula runs only on the elements it serves (1.5x faster than computing every
+    branch everywhere). ``work`` is ``x`` flattened (boolean masks of 0-d arrays differ between
+    numpy and cupy), float16 widened to float32."""
+    work = (x.astype(xp.float32) if x.dtype == xp.float16 else x).reshape(-1)
     y = xp.abs(work)
     near = y <= _ERF_SMALL
-    z = xp.minimum(y, _ERF_SMALL)
-    z *= z
-    erf_near = _ratio(z, _ERF_A[:3], _ERF_B[:3], _ERF_A[4], _ERF_A[3], _ERF_B[3])
-    erf_near *= work
-    y = xp.minimum(y, _ERFC_UNDERFLOW)
-    tail = _ratio(xp.clip(y, _ERF_SMALL, _ERFC_LARGE), _ERFC_C[:7], _ERFC_D[:7], _ERFC_C[8],
-                  _ERFC_C[7], _ERFC_D[7])
-    far = xp.maximum(y, _ERFC_LARGE)
+    small = work[near]
+    erf_near = _ratio(small * small, _ERF_A[:3], _ERF_B[:3], _ERF_A[4], _ERF_A[3], _ERF_B[3])
+    erf_near *= small
+    y = xp.minimum(y[~near], _ERFC_UNDERFLOW)  # NaN stays NaN and takes the far formula
+    mid = y <= _ERFC_LARGE
+    tail = xp.empty_like(y)
+    tail[mid] = _ratio(y[mid], _ERFC_C[:7], _ERFC_D[:7], _ERFC_C[8], _ERFC_C[7], _ERFC_D[7])
+    far = y[~mid]
     z = 1 / (far * far)
     tail_far = _ratio(z, _ERFC_P[:4], _ERFC_Q[:4], _ERFC_P[5], _ERFC_P[4], _ERFC_Q[4])
     tail_far *= -z
     tail_far += _INV_SQRT_PI
     tail_far /= far
-    tail = xp.where(y <= _ERFC_LARGE, tail, tail_far)
+    tail[~mid] = tail_far
     # exp(-y^2) split as exp(-r^2) exp(-(y - r)(y + r)) with r = y rounded down to 1/16: y^2
     # itself is not exact, and its rounding error would be amplified in the tail.
     rounded = xp.floor(y * 16)
     rounded /= 16
     tail *= xp.exp(-rounded * rounded)
     tail *= xp.exp((rounded - y) * (y + rounded))
-    return near, erf_near, tail
+    return work, near, erf_near, tail
 
 
 def _erf(xp, x):
-    near, erf_near, tail = _erf_parts(xp, x)
-    return xp.where(near, erf_near, xp.sign(x) * (1 - tail)).astype(x.dtype, copy=False)
+    if x.dtype == xp.float32 or x.dtype == xp.float16:
+        return erf_float32(xp, x)  # 2.5x fewer passes, to float32 precision
+    work, near, erf_near, tail = _erf_parts(xp, x)
+    result = xp.empty_like(work)
+    result[near] = erf_near
+    result[~near] = xp.sign(work[~near]) * (1 - tail)
+    return result.reshape(x.shape).astype(x.dtype, copy=False)
 
 
 def _erfc(xp, x):
-    near, erf_near, tail = _erf_parts(xp, x)
-    return xp.where(near, 1 - erf_near, xp.where(x > 0, tail, 2 - tail)).astype(x.dtype,
-                                                                                copy=False)
+    work, near, erf_near, tail = _erf_parts(xp, x)
+    result = xp.empty_like(work)
+    result[near] = 1 - erf_near
+    result[~near] = xp.where(work[~near] > 0, tail, 2 - tail)
+    return result.reshape(x.shape).astype(x.dtype, copy=False)
+
+
+def normal_cdf(xp, x):
+    """The standard normal CDF ``erfc(-x / sqrt 2) / 2``, with relative precision in the left
+    tail. In float32 and float16 it is ``(1 + erf(x / sqrt 2)) / 2`` on the fast float32 erf, and
+    erfc only where that sum would cancel (x < -2, about 2% of normal inputs)."""
+    if x.dtype != xp.float32 and x.dtype != xp.float16:
+        return 0.5 * _erfc(xp, x * -_SQRT_HALF)
+    flat = x.reshape(-1)  # boolean masks of 0-d arrays differ between numpy and cupy
+    cdf = _erf(xp, flat * _SQRT_HALF)
+    cdf += 1
+    cdf *= 0.5
+    left = flat < _CDF_CANCELS_BELOW
+    cdf[left] = 0.5 * _erfc(xp, flat[left] * -_SQRT_HALF)
+    return cdf.reshape(x.shape)
 
 
 def _erf_derivative(m, x):
@@ -270,7 +304,8 @@ def _erf_derivative(m, x):
 
 Erf = _floating_op("erf", _erf, lambda m, g, x: g * _erf_derivative(m, x),
                    doc="The error function ``2/sqrt(pi) * integral_0^x exp(-t^2) dt``; "
-                       "accurate to about 1e-15 relative in float64 (Cody's approximations).")
+                       "accurate to about 1e-15 relative in float64 (Cody's approximations), "
+                       "and to float32 precision (within 8 ulp) in float32.")
 Erfc = _floating_op("erfc", _erfc, lambda m, g, x: -g * _erf_derivative(m, x),
                     doc="``1 - erf(x)``, computed without cancellation for large x.")
 

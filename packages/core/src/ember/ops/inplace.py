@@ -61,7 +61,7 @@ def _check_leaf(self: Tensor) -> None:
 
 
 def _recording(self: Tensor, args) -> bool:
-    if not fn_state._grad_enabled:
+    if not fn_state.grad_enabled():
         return False
     if self._rg or (self._base is not None and self._base._rg):
         return True

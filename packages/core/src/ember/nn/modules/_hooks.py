@@ -55,7 +55,7 @@ def call_with_hooks(module, args: tuple, kwargs: dict):
                 args = result if isinstance(result, tuple) else (result,)
 
     state = None
-    if (backward_hooks or backward_pre_hooks) and _autograd_state._grad_enabled:
+    if (backward_hooks or backward_pre_hooks) and _autograd_state.grad_enabled():
         state = _BackwardHookState(module)
         args = state.wrap_inputs(args)
 

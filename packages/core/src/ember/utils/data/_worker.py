@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing.queues
+import pickle
 import random
 import sys
 import traceback
@@ -35,7 +37,7 @@ class ExceptionWrapper:
 
     def __init__(self, where: str) -> None:
         exc_type, exc, tb = sys.exc_info()
-        self.exc_type = exc_type
+        self.exc_type = exc_type if _picklable(exc_type) else RuntimeError
         self.message = (
             f"Caught {exc_type.__name__} {where}.\nOriginal "
             + "".join(traceback.format_exception(exc_type, exc, tb))
@@ -47,6 +49,32 @@ class ExceptionWrapper:
         except Exception:  # an exception type that does not take one message argument
             error = RuntimeError(self.message)
         raise error
+
+
+def _picklable(exc_type) -> bool:
+    try:
+        pickle.dumps(exc_type)  # a class pickles by reference: fails for one defined locally
+    except Exception:
+        return False
+    return True
+
+
+class ResultQueue(multiprocessing.queues.Queue):
+    """The queue workers send ``(task_id, result)`` on.
+
+    ``multiprocessing.Queue`` pickles in a background thread, and one that cannot pickle an item
+    prints the error and drops the item: the main process would wait for it forever. Here the
+    error itself is sent in its place, and the main process raises it.
+    """
+
+    def _on_queue_feeder_error(self, error, obj):
+        if isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[0], int):
+            self.put((obj[0], ExceptionWrapper(
+                f"in a DataLoader worker process while sending {type(obj[1]).__name__} to the "
+                "main process (the batch or error could not be pickled)"
+            )))
+        else:
+            super()._on_queue_feeder_error(error, obj)
 
 
 class IterableEnd:

@@ -30,7 +30,9 @@ class DataLoader:
     With ``num_workers > 0`` batches are made in worker processes (each seeded with
     ``base_seed + worker_id``, the base drawn from Ember's default generator or ``generator`` at
     every epoch) and delivered in order; an exception in a worker is re-raised here with the
-    worker's traceback, and a worker that dies raises instead of hanging.
+    worker's traceback (the iterator then goes on with the next batches, as PyTorch's), a batch
+    or exception that cannot be pickled raises, and a worker that dies raises instead of
+    hanging. The shuffle order does not depend on ``num_workers``.
 
     Example:
         >>> loader = DataLoader(TensorDataset(ember.arange(10)), batch_size=4)
@@ -155,6 +157,10 @@ def _pin(data):
 class _SingleProcessIterator:
     def __init__(self, loader: DataLoader) -> None:
         self.loader = loader
+        # Drawn and unused, as PyTorch does: the generator is then in the same state when the
+        # sampler draws as with workers (which take their base seed from it first), so the
+        # shuffle order does not depend on num_workers.
+        _draw_seed(loader.generator)
         self.indices = loader._index_stream()
         self.fetch = loader._fetcher()
         self.fetch.start()
@@ -179,7 +185,7 @@ class _MultiProcessIterator:
         context = loader.multiprocessing_context
         if context is None or isinstance(context, str):
             context = multiprocessing.get_context(context)
-        self.result_queue = context.Queue()
+        self.result_queue = _worker.ResultQueue(ctx=context)
         self.index_queues = []
         self.workers = []
         base_seed = _draw_seed(loader.generator)
@@ -256,8 +262,7 @@ class _MultiProcessIterator:
                     continue
                 self._send()
                 if isinstance(data, _worker.ExceptionWrapper):
-                    self._shutdown()
-                    data.reraise()
+                    data.reraise()  # the workers keep going: so can the caller, as in PyTorch
                 return _pin(data) if self.loader.pin_memory else data
             task_id, data = self._receive()
             self.results[task_id] = data
