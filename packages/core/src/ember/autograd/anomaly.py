@@ -10,8 +10,11 @@ class detect_anomaly:  # noqa: N801  (PyTorch's name)
     as soon as a node returns NaN, naming the node and showing where its forward ran.
 
     Example:
+        >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
         >>> with ember.autograd.detect_anomaly():
-        ...     loss.backward()
+        ...     (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4.])
     """
 
     def __init__(self, check_nan: bool = True) -> None:

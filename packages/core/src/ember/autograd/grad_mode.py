@@ -92,6 +92,7 @@ class no_grad(_GradMode):  # noqa: N801  (PyTorch's name)
     """Ops inside record no graph: for evaluation and for updates done by hand.
 
     Example:
+        >>> x = ember.ones(3, requires_grad=True)
         >>> with ember.no_grad():
         ...     y = x * 2
         >>> y.requires_grad

@@ -1,6 +1,7 @@
 """``ember.optim``: optimizers over parameter groups, and learning-rate schedulers.
 
 Example:
+    >>> model = ember.nn.Linear(4, 2)
     >>> opt = ember.optim.AdamW(model.parameters(), lr=1e-3)
     >>> scheduler = ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)
 """

@@ -23,7 +23,9 @@ class ReduceLROnPlateau(LRScheduler):
         eps: reductions smaller than this are skipped.
 
     Example:
+        >>> opt = ember.optim.SGD(ember.nn.Linear(4, 2).parameters(), lr=0.1)
         >>> scheduler = ReduceLROnPlateau(opt, mode="min", patience=5)
+        >>> validation_loss = 0.25  # measured once per epoch
         >>> scheduler.step(validation_loss)
     """
 

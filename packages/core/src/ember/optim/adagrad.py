@@ -18,6 +18,7 @@ class Adagrad(Optimizer):
     (filled with ``initial_accumulator_value``).
 
     Example:
+        >>> model = ember.nn.Linear(4, 2)
         >>> opt = ember.optim.Adagrad(model.parameters(), lr=1e-2)
     """
 

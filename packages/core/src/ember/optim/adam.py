@@ -30,6 +30,7 @@ class Adam(Optimizer):
     with AMSGrad, ``max_exp_avg_sq``.
 
     Example:
+        >>> model = ember.nn.Linear(4, 2)
         >>> opt = ember.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))
     """
 
@@ -65,6 +66,7 @@ class AdamW(Adam):
     The same as ``Adam(..., decoupled_weight_decay=True)``, with ``weight_decay=1e-2`` by default.
 
     Example:
+        >>> model = ember.nn.Linear(4, 2)
         >>> opt = ember.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     """
 

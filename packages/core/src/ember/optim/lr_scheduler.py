@@ -27,6 +27,7 @@ class StepLR(LRScheduler):
     """Multiplies the lr by ``gamma`` every ``step_size`` epochs: ``base * gamma^(e // step)``.
 
     Example:
+        >>> opt = ember.optim.SGD(ember.nn.Linear(4, 2).parameters(), lr=0.1)
         >>> scheduler = StepLR(opt, step_size=30, gamma=0.1)
     """
 
@@ -48,6 +49,7 @@ class MultiStepLR(LRScheduler):
     """Multiplies the lr by ``gamma`` at each milestone epoch (repeated milestones compound).
 
     Example:
+        >>> opt = ember.optim.SGD(ember.nn.Linear(4, 2).parameters(), lr=0.1)
         >>> scheduler = MultiStepLR(opt, milestones=[30, 80], gamma=0.1)
     """
 
@@ -94,6 +96,7 @@ class CosineAnnealingLR(LRScheduler):
     (within rounding), and keeps following that cosine past ``T_max``.
 
     Example:
+        >>> opt = ember.optim.SGD(ember.nn.Linear(4, 2).parameters(), lr=0.1)
         >>> scheduler = CosineAnnealingLR(opt, T_max=100, eta_min=1e-5)
     """
 
@@ -130,6 +133,7 @@ class LambdaLR(LRScheduler):
     (as PyTorch), and restored into the object by ``load_state_dict``.
 
     Example:
+        >>> opt = ember.optim.SGD(ember.nn.Linear(4, 2).parameters(), lr=0.1)
         >>> scheduler = LambdaLR(opt, lr_lambda=lambda epoch: 0.95**epoch)
     """
 
@@ -170,6 +174,7 @@ class LinearLR(LRScheduler):
     Closed form: ``base * (start + (end - start) * min(e, total_iters) / total_iters)``.
 
     Example:
+        >>> opt = ember.optim.SGD(ember.nn.Linear(4, 2).parameters(), lr=0.1)
         >>> scheduler = LinearLR(opt, start_factor=0.1, total_iters=5)  # a warm-up
     """
 
@@ -225,6 +230,7 @@ class OneCycleLR(LRScheduler):
     way between ``max_momentum`` and ``base_momentum``. Step it once per batch.
 
     Example:
+        >>> opt = ember.optim.SGD(ember.nn.Linear(4, 2).parameters(), lr=0.1)
         >>> scheduler = OneCycleLR(opt, max_lr=0.1, total_steps=1000)
     """
 
@@ -334,6 +340,7 @@ class SequentialLR(LRScheduler):
     On switching, the next scheduler starts from its epoch 0 (its closed form at 0).
 
     Example:
+        >>> opt = ember.optim.SGD(ember.nn.Linear(4, 2).parameters(), lr=0.1)
         >>> warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
         >>> decay = CosineAnnealingLR(opt, T_max=95)
         >>> scheduler = SequentialLR(opt, [warmup, decay], milestones=[5])

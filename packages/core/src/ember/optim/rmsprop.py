@@ -20,6 +20,7 @@ class RMSprop(Optimizer):
     ``grad_avg`` (centered).
 
     Example:
+        >>> model = ember.nn.Linear(4, 2)
         >>> opt = ember.optim.RMSprop(model.parameters(), lr=1e-2, alpha=0.99)
     """
 

@@ -18,7 +18,10 @@ class SGD(Optimizer):
     State per parameter: ``momentum_buffer`` (only with ``momentum != 0``).
 
     Example:
+        >>> model = ember.nn.Linear(4, 2)
         >>> opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> x, y = ember.randn(8, 4), ember.randn(8, 2)
+        >>> loss_fn = ember.nn.MSELoss()
         >>> opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
     """
 

@@ -174,8 +174,14 @@ class ImageFolder(DatasetFolder):
     ``is_valid_file`` says so); other files are skipped.
 
     Example:
-        >>> dataset = ImageFolder("data/pets")                  # doctest: +SKIP
-        >>> dataset.classes, dataset[0][1]                      # doctest: +SKIP
+        >>> import pathlib, tempfile
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> root = pathlib.Path(tmp.name)                       # root/cat/0.png, root/dog/0.png
+        >>> for name in ["cat", "dog"]:
+        ...     (root / name).mkdir()
+        ...     Image.new("RGB", (8, 8)).save(root / name / "0.png")
+        >>> dataset = ImageFolder(root)
+        >>> dataset.classes, dataset[0][1]
         (['cat', 'dog'], 0)
     """
 

@@ -89,8 +89,8 @@ class MobileNetV2(nn.Module):
         (N, 3, H, W) -> (N, num_classes); the network downsamples by 32.
 
     Example:
-        >>> mobilenet_v2(num_classes=10, width_mult=0.5)(ember.zeros(1, 3, 32, 32)).shape
-        (1, 10)
+        >>> mobilenet_v2(num_classes=10, width_mult=0.5)(ember.zeros(2, 3, 32, 32)).shape
+        (2, 10)
     """
 
     def __init__(self, num_classes: int = 1000, width_mult: float = 1.0,

@@ -40,6 +40,7 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     one magnitude for the whole tensor.
 
     Example:
+        >>> from ember.nn.utils import parametrizations
         >>> layer = parametrizations.weight_norm(nn.Linear(4, 3))
         >>> layer.parametrizations.weight.original0.shape
         (3, 1)
@@ -103,6 +104,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     ``dim`` (default 0, or 1 for transposed convolutions) is the output dimension.
 
     Example:
+        >>> from ember.nn.utils import parametrizations
         >>> layer = parametrizations.spectral_norm(nn.Linear(5, 4))
         >>> sorted(layer.state_dict())[:3]
         ['bias', 'parametrizations.weight.0._u', 'parametrizations.weight.0._v']

@@ -157,6 +157,7 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
     same name chains the new parametrization after the first.
 
     Example:
+        >>> from ember.nn.utils import parametrize
         >>> class Symmetric(nn.Module):
         ...     def forward(self, x):
         ...         return x.triu() + x.triu(1).mT

@@ -299,6 +299,7 @@ def l1_unstructured(module: Module, name: str, amount, importance_scores=None) -
     ``importance_scores``).
 
     Example:
+        >>> from ember.nn.utils import prune
         >>> layer = prune.l1_unstructured(nn.Linear(4, 2), "weight", amount=0.5)
         >>> int((layer.weight == 0).sum()), sorted(layer.state_dict())
         (4, ['bias', 'weight_mask', 'weight_orig'])
@@ -319,6 +320,7 @@ def ln_structured(module: Module, name: str, amount, n, dim: int,
     ``n``-norm (``n`` as ``Tensor.norm``'s ``p``: 1, 2, ``float('inf')`` ...).
 
     Example:
+        >>> from ember.nn.utils import prune
         >>> conv = prune.ln_structured(nn.Conv2d(2, 4, 3), "weight", amount=0.5, n=2, dim=0)
         >>> int((conv.weight_mask.sum(dim=(1, 2, 3)) == 0).sum())
         2

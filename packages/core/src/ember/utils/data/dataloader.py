@@ -35,6 +35,7 @@ class DataLoader:
     hanging. The shuffle order does not depend on ``num_workers``.
 
     Example:
+        >>> from ember.utils.data import DataLoader, TensorDataset
         >>> loader = DataLoader(TensorDataset(ember.arange(10)), batch_size=4)
         >>> [batch[0].tolist() for batch in loader]
         [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
