@@ -4,6 +4,7 @@
 #   make demo       the runnable example(s)
 #   make lint       ruff + import-linter contracts (DESIGN.md's layers)
 #   make bench      Ember vs PyTorch CPU, side by side (creates .venv-bench with torch and SB3)
+#   make docs       the API reference and guides into site/ (creates .venv-docs with MkDocs)
 #   make test-gpu   the cuda-marked and device-parametrised tests, on a machine with cupy and a GPU
 #   make clean      caches and build artefacts; `make distclean` also removes the venvs
 
@@ -14,6 +15,7 @@ SHELL := bash
 PYTHON ?= python3
 VENV ?= .venv
 BENCH_VENV ?= .venv-bench
+DOCS_VENV ?= .venv-docs
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
@@ -25,6 +27,7 @@ LINT_PATHS := packages tests examples benchmarks .ci
 BUILD_TOOLS := "setuptools>=77"
 TEST_TOOLS := "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "import-linter>=2.1" "tensorboardX>=2.6"
 BENCH_TOOLS := "torch==2.13.0" "threadpoolctl>=3" "stable-baselines3>=2"
+DOCS_TOOLS := "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0,<2"
 # Fair single-thread comparison; OPENBLAS_CORETYPE/L2_SIZE are unset for the bench only (see
 # benchmarks/README.md): they slow a current numpy, and tests and CI keep them as the machine sets.
 # Passive OpenMP waiting stops torch's idle workers spinning through the Ember samples.
@@ -37,8 +40,9 @@ PIP_QUIET := --quiet --disable-pip-version-check
 STAMP := $(VENV)/.ember-installed
 BENCH_STAMP := $(BENCH_VENV)/.ember-installed
 CUDA_STAMP := $(VENV)/.cuda-installed
+DOCS_STAMP := $(DOCS_VENV)/.docs-installed
 
-.PHONY: test demo lint bench test-gpu install clean distclean
+.PHONY: test demo lint bench docs test-gpu install clean distclean
 
 install: $(STAMP)
 
@@ -85,6 +89,16 @@ lint: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
+# mkdocstrings reads the packages' sources statically (mkdocs.yml's paths), so the docs venv holds
+# only the doc tools, not Ember. Not part of CI.
+$(DOCS_STAMP): Makefile
+	@test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install $(PIP_QUIET) $(DOCS_TOOLS)
+	@touch $@
+
+docs: $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/mkdocs build
+
 # The device fixture marks its cuda instance at set-up time, after `-m` has selected, so select by
 # keyword: `-k cuda` matches both the `cuda` marker and the `[cuda]` parameter ids. By default the
 # venv gets the `cuda` extra (cupy); on a machine whose Python already has cupy, numpy, pytest and
@@ -111,4 +125,4 @@ clean:
 	rm -rf build dist $(addsuffix /build,$(PACKAGES)) $(addsuffix /dist,$(PACKAGES))
 
 distclean: clean
-	rm -rf $(VENV) $(BENCH_VENV)
+	rm -rf $(VENV) $(BENCH_VENV) $(DOCS_VENV) site

@@ -74,7 +74,10 @@ class CIFAR10(VisionDataset):
         target_transform: applied to each label (an int).
         download: must be False.
 
-    Example (not run by the tests: CIFAR-10 is not in the repository, and nothing is downloaded):
+    The example is skipped by the tests: CIFAR-10 is not in the repository, and nothing is
+    downloaded.
+
+    Example:
         >>> train = CIFAR10("data/cifar10", train=True)        # doctest: +SKIP
         >>> image, label = train[0]                            # doctest: +SKIP
         >>> image.size, train.classes[label]                   # doctest: +SKIP
