@@ -34,7 +34,10 @@ class _TensorMath:
     when the backward itself is recorded (``create_graph=True``)."""
 
     def __getattr__(self, name):
-        return OPS[name]
+        try:
+            return OPS[name]
+        except KeyError:  # hasattr, doctest and copy expect AttributeError
+            raise AttributeError(f"no registered op named {name!r}") from None
 
     @staticmethod
     def normal_cdf(x):
