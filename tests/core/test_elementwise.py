@@ -185,3 +185,12 @@ def test_lerp_tensor_weight_gradient():
                             dtype=ember.float64, requires_grad=True) for k in range(3))
     ember.autograd.gradcheck(ember.lerp, (a, b, w))
     assert a.lerp(b, 0.5).shape == (2, 3)
+
+
+def test_gradient_formula_namespace_names_ops_and_raises_attribute_error():
+    from ember.ops.elementwise import TENSOR_MATH
+
+    assert TENSOR_MATH.exp is ember.exp
+    assert not hasattr(TENSOR_MATH, "no_such_op")
+    with pytest.raises(AttributeError, match="no_such_op"):
+        TENSOR_MATH.no_such_op
