@@ -1,4 +1,5 @@
-"""Running a package's docstring examples as tests: one way for every package (core, vision)."""
+"""Running a package's docstring examples as tests: one way for every package (core, vision,
+text)."""
 
 import doctest
 import importlib
