@@ -275,18 +275,26 @@ class _MultiProcessIterator:
             try:
                 return self.result_queue.get(timeout=_POLL_SECONDS)
             except queue.Empty:
-                dead = [w for w in self.workers if not w.is_alive()]
-                if dead:
-                    self._shutdown()
-                    details = ", ".join(f"pid {w.pid} exit code {w.exitcode}" for w in dead)
-                    raise RuntimeError(
-                        f"DataLoader worker ({details}) exited unexpectedly"
-                    ) from None
-                if timeout and time.monotonic() - started > timeout:
-                    self._shutdown()
-                    raise RuntimeError(
-                        f"DataLoader timed out after {timeout} seconds"
-                    ) from None
+                pass
+            except OSError:
+                # A batch in shared memory (ember.multiprocessing) whose worker died before
+                # handing over its file descriptor cannot be rebuilt: report the dead worker
+                # (its socket closes a moment before its exit status is there to see).
+                deadline = time.monotonic() + 1.0
+                while all(w.is_alive() for w in self.workers) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                if all(w.is_alive() for w in self.workers):
+                    raise
+            dead = [w for w in self.workers if not w.is_alive()]
+            if dead:
+                self._shutdown()
+                details = ", ".join(f"pid {w.pid} exit code {w.exitcode}" for w in dead)
+                raise RuntimeError(
+                    f"DataLoader worker ({details}) exited unexpectedly"
+                ) from None
+            if timeout and time.monotonic() - started > timeout:
+                self._shutdown()
+                raise RuntimeError(f"DataLoader timed out after {timeout} seconds") from None
 
     def _drain(self) -> None:
         """Receives what is still in flight (an epoch abandoned halfway by persistent workers)."""
