@@ -10,7 +10,8 @@ from ember import ops
 
 __all__ = [
     "Constraint", "boolean", "dependent", "independent", "integer_interval", "interval",
-    "nonnegative_integer", "positive", "real", "real_vector", "simplex", "unit_interval",
+    "lower_cholesky", "nonnegative", "nonnegative_integer", "positive", "positive_definite",
+    "real", "real_vector", "simplex", "unit_interval",
 ]
 
 
@@ -81,6 +82,28 @@ class _Simplex(Constraint):
         return (value >= 0).all(dim=-1) & ((value.sum(-1) - 1).abs() < 1e-6)
 
 
+class _LowerCholesky(Constraint):
+    """Lower-triangular square matrices with a positive diagonal."""
+
+    event_dim = 2
+
+    def check(self, value):
+        lower = (value.tril() == value).all(dim=-1).all(dim=-1)
+        return lower & (value.diagonal(dim1=-2, dim2=-1) > 0).all(dim=-1)
+
+
+class _PositiveDefinite(Constraint):
+    """Symmetric positive-definite square matrices (those with a Cholesky factor)."""
+
+    event_dim = 2
+
+    def check(self, value):
+        from ember import linalg  # linalg imports the ops this module is loaded beside
+
+        symmetric = ((value - value.mT).abs() <= 1e-6 * (1 + value.abs())).all(dim=-1).all(dim=-1)
+        return symmetric & (linalg.cholesky_ex(value)[1] == 0)
+
+
 class _Independent(Constraint):
     """``base`` with ``reinterpreted_batch_ndims`` more dimensions counted as the event."""
 
@@ -95,6 +118,9 @@ class _Independent(Constraint):
             result = result.all(dim=-1)
         return result
 
+    def __repr__(self) -> str:
+        return f"IndependentConstraint({self.base!r}, {self.reinterpreted_batch_ndims})"
+
 
 dependent = _Dependent()
 real = _Real()
@@ -102,6 +128,9 @@ real_vector = _Independent(real, 1)
 boolean = _Boolean()
 nonnegative_integer = _IntegerInterval(0, None)
 positive = _Interval(0.0, float("inf"), open_lower=True)
+nonnegative = _Interval(0.0, float("inf"))
+lower_cholesky = _LowerCholesky()
+positive_definite = _PositiveDefinite()
 unit_interval = _Interval(0.0, 1.0)
 simplex = _Simplex()
 

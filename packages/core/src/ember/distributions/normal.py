@@ -7,7 +7,7 @@ import math
 from ember import ops
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import LocMeanMode, broadcast_all
 from ember.tensor.random import randn
 
 __all__ = ["Normal"]
@@ -15,7 +15,7 @@ __all__ = ["Normal"]
 _HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
 
 
-class Normal(Distribution):
+class Normal(LocMeanMode, Distribution):
     """A normal distribution with mean ``loc`` and standard deviation ``scale``, elementwise.
 
     Args:
@@ -36,14 +36,6 @@ class Normal(Distribution):
     def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(tuple(self.loc.shape), validate_args=validate_args)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def stddev(self):

@@ -8,7 +8,10 @@ from ember import ops
 from ember.tensor import Tensor, get_default_dtype, tensor
 from ember.tensor.dtypes import finfo
 
-__all__ = ["broadcast_all", "clamp_probs", "logits_to_probs", "probs_to_logits"]
+__all__ = [
+    "LocMeanMode", "broadcast_all", "clamp_probs", "logits_to_probs", "probs_to_logits",
+    "xlogy_nonnegative",
+]
 
 
 def broadcast_all(*values):
@@ -50,3 +53,26 @@ def probs_to_logits(probs, is_binary: bool = False):
     """Logits from probabilities: log-odds (binary) or log-probabilities."""
     clamped = clamp_probs(probs)
     return clamped.log() - (-clamped).log1p() if is_binary else clamped.log()
+
+
+def xlogy_nonnegative(x, y):
+    """``x * log(y)`` for ``y >= 0``, 0 where both are 0, with d/dx = log(y) everywhere.
+
+    ``ops.xlogy`` follows PyTorch in zeroing d/dx where ``x == 0``, which is wrong for a
+    log density's gradient in its parameter (Gamma's at concentration 1, say).
+    """
+    positive = y > 0
+    safe_log = y.clamp(min=finfo(y.dtype).tiny).log()
+    return ops.where(positive, x * safe_log, ops.xlogy(x, y))
+
+
+class LocMeanMode:
+    """Mixin for symmetric unimodal families: the mean and the mode are ``loc``."""
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
