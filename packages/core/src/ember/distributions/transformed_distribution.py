@@ -19,6 +19,7 @@ class TransformedDistribution(Distribution):
         validate_args: see ``Distribution``.
 
     Example:
+        >>> from ember.distributions import Normal
         >>> from ember.distributions.transforms import ExpTransform
         >>> d = TransformedDistribution(Normal(0.0, 1.0), [ExpTransform()])
         >>> round(d.log_prob(ember.tensor(1.0)).item(), 4)
