@@ -187,6 +187,16 @@ def test_dead_worker_raises_instead_of_hanging():
         list(loader)
 
 
+def test_dead_worker_raises_when_batches_travel_through_shared_memory():
+    # With ember.multiprocessing loaded, batches come through shared memory handed over by their
+    # worker; the error stays PyTorch's. (The loader also maps the socket error of a batch whose
+    # worker died before handing it over to this error; that race is not forced here.)
+    import ember.multiprocessing  # noqa: F401  (registers the shared-memory reducers)
+
+    with pytest.raises(RuntimeError, match="exited unexpectedly"):
+        list(DataLoader(Dying(), batch_size=1, num_workers=2))
+
+
 def test_worker_init_fn_runs_in_each_worker():
     def init(worker_id):
         np.random.seed(100 + worker_id)

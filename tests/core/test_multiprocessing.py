@@ -5,9 +5,7 @@ unpickled.
 """
 
 import multiprocessing as std_multiprocessing
-import os
 import pickle
-import signal
 
 import numpy as np
 import pytest
@@ -173,21 +171,3 @@ def test_data_loader_workers_send_batches_through_shared_memory():
         assert ember.cat([y for _, y in batches]).tolist() == list(range(100))
         assert ember.cat([x for x, _ in batches]).sum().item() == sum(range(200))
 
-
-def test_dead_worker_is_reported_when_batches_travel_through_shared_memory():
-    # PyTorch's error for a killed worker, also when batches come through shared memory (here,
-    # with ember.multiprocessing imported). The loader also maps a socket error from a batch whose
-    # worker died before handing it over to this error; that race is not forced here.
-    from ember.utils.data import DataLoader, Dataset
-
-    class Dying(Dataset):
-        def __len__(self):
-            return 8
-
-        def __getitem__(self, i):
-            if i == 3:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return ember.tensor([float(i)])
-
-    with pytest.raises(RuntimeError, match="exited unexpectedly"):
-        list(DataLoader(Dying(), batch_size=1, num_workers=2))
