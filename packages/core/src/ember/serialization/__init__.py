@@ -14,9 +14,35 @@ themselves; everything else is an object with one tag::
     {"tensor": "name", "device": "cuda:0"} a tensor stored under "name", and where it was saved
     {"ndarray": "name", "scalar": false}   a numpy array (or numpy scalar)
     {"dtype": "float32"} / {"device": "cpu"}
+    {"module": ["ember.nn.modules.linear", "Linear"], "state": [[name, node], ...]}
+                                           an nn.Module: its class's import path, its state
+    {"module_ref": 0}                      a module met before (shared), numbered in file order
+    {"parameter": {"tensor": ...}, "requires_grad": true}   a module's Parameter
+    {"global": ["ember.nn.functional", "relu"]}   a function or class of Ember's own packages
+
+Files without these new nodes are format version 1, byte for byte as before; files holding
+modules or globals are version 2, which older Embers refuse clearly instead of misreading.
+Version 1 files still load.
+
+Whole modules (``ember.save(model)``) are stored without pickle: the class's import path,
+``training``, parameters (with ``requires_grad``), buffers, child modules, the names of
+non-persistent buffers, and plain attributes (numbers, strings, None, dtypes, devices, tensors,
+functions and classes of Ember's own packages by import path, and lists/tuples/dicts of these).
+Hooks are not saved (the loaded module has none). Other attributes (lambdas, your own
+functions, arbitrary objects) are a TypeError at save naming the attribute's path, as are
+parametrized modules (remove the parametrizations first) and classes defined inside functions.
+Loading rebuilds only classes of Ember's own packages (``ember``, ``ember_vision``,
+``ember_text``, ``ember_rl``) and those allowed by :func:`add_safe_globals` or
+:func:`safe_globals`, makes them with ``cls.__new__(cls)`` (``__init__`` is never called) and
+restores their state; any other class is a RuntimeError naming it and saying how to allow it.
+Loading never imports a module outside Ember's own packages.
 
 Differences from ``torch.save`` / ``torch.load``, on purpose:
 
+- Loading a module never unpickles and never runs the class's ``__init__``; a class not of
+  Ember's packages must be allowed first (``torch.load(weights_only=True)`` likewise needs
+  ``add_safe_globals``, but PyTorch's ``weights_only=False`` loads anything: Ember has no such
+  mode).
 - Tensors are written from host memory and load on the CPU unless ``map_location`` says
   otherwise (PyTorch restores them to the device they were saved from).
 - Tensors that share memory (views of one another) are stored as independent copies, and load
@@ -41,23 +67,33 @@ import safetensors.numpy
 
 from ember.backend import Device, device_of, to_device
 from ember.serialization._files import read_header, write_file
+from ember.serialization._modules import (
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    safe_globals,
+)
 from ember.serialization._structure import Decoder, Encoder
 from ember.tensor import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
+           "safe_globals"]
 
 _FORMAT_KEY = "ember.format"
 _FORMAT = "ember-checkpoint"
 _VERSION_KEY = "ember.version"
-_VERSION = "1"
+_VERSION = "1"  # files without modules, as every Ember has written them
+_MODULES_VERSION = "2"  # files holding nn.Modules
+_READABLE_VERSIONS = (_VERSION, _MODULES_VERSION)
 _STRUCTURE_KEY = "ember.structure"
 
 
 def save(obj, f) -> None:
-    """Saves ``obj`` (tensors, numbers, strings, and lists/tuples/dicts of these) to ``f``.
+    """Saves ``obj`` (tensors, numbers, strings, modules, and lists/tuples/dicts of these) to ``f``.
 
     Args:
-        obj: the object, e.g. ``{"model": model.state_dict(), "optimizer": opt.state_dict()}``.
+        obj: the object, e.g. ``{"model": model.state_dict(), "optimizer": opt.state_dict()}``,
+            or a whole ``nn.Module`` (see the module docstring: no pickle, hooks not saved).
         f: a path (str or PathLike) or a writable binary file object. A path is written as
             ``open(f, "wb")`` would (through symlinks, keeping an existing file's permissions,
             into a FIFO or device) but atomically where ``f`` is a regular file: to a temporary
@@ -67,7 +103,9 @@ def save(obj, f) -> None:
 
     Raises:
         TypeError: for an object that cannot be stored (see the module docstring), enums and
-            namedtuples included (they would load as something else).
+            namedtuples included (they would load as something else), and modules with an
+            attribute that cannot be stored (the message names its path), parametrized
+            modules, or classes that no import path names.
         ValueError: for containers nested more than 100 levels deep.
         PermissionError, IsADirectoryError: where ``open(f, "wb")`` would raise them.
 
@@ -80,7 +118,7 @@ def save(obj, f) -> None:
     structure = encoder.encode(obj, "")
     metadata = {
         _FORMAT_KEY: _FORMAT,
-        _VERSION_KEY: _VERSION,
+        _VERSION_KEY: _MODULES_VERSION if encoder.needs_version_2 else _VERSION,
         _STRUCTURE_KEY: json.dumps(structure, separators=(",", ":")),
     }
     data = safetensors.numpy.save(encoder.arrays, metadata=metadata)
@@ -155,7 +193,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
 
     Raises:
         RuntimeError: when ``f`` is not a safetensors file (truncated, corrupt, a pickle or zip
-            from ``torch.save`` ...) or holds a corrupt Ember structure; the message names ``f``.
+            from ``torch.save`` ...) or holds a corrupt Ember structure, or a module whose
+            class is neither Ember's own nor allowed by :func:`add_safe_globals` (the message
+            names the class and how to allow it); the message names ``f``.
     """
     _check_no_pickle(weights_only, pickle_module, pickle_load_args)
     place = _placer(map_location)
@@ -178,10 +218,11 @@ def _decode(header: dict, read_array, place, source: str):
         # A plain safetensors file (not written by ember.save): its tensors, by name.
         return {name: place(Tensor(read_array(name)), "cpu")
                 for name in header if name != "__metadata__"}
-    if metadata.get(_VERSION_KEY) != _VERSION:
+    if metadata.get(_VERSION_KEY) not in _READABLE_VERSIONS:
         raise RuntimeError(
             f"ember.load({source}): Ember checkpoint format version "
-            f"{metadata.get(_VERSION_KEY)!r}, this Ember reads version {_VERSION}"
+            f"{metadata.get(_VERSION_KEY)!r}, this Ember reads versions "
+            f"{', '.join(_READABLE_VERSIONS)}"
         )
     try:
         structure = json.loads(metadata[_STRUCTURE_KEY])
@@ -244,5 +285,6 @@ def _check_no_pickle(weights_only, pickle_module, pickle_load_args) -> None:
         raise ValueError(
             f"ember.load: {', '.join(asked)} asks for unpickling, which Ember never does (a "
             "checkpoint cannot run code): Ember checkpoints hold tensors, numbers, strings, "
-            "lists and dicts, and always load as with weights_only=True"
+            "lists, dicts and modules, and always load as with weights_only=True (allow your "
+            "own nn.Module classes with ember.serialization.add_safe_globals)"
         )

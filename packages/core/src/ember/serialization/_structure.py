@@ -8,6 +8,8 @@ from collections import OrderedDict
 import numpy as np
 
 from ember.backend import CPU, Device, to_device
+from ember.nn import Module, Parameter
+from ember.serialization import _modules
 from ember.tensor import Tensor, dtypes
 
 # Containers nested deeper than this are refused at save and reported as corrupt at load: each
@@ -28,6 +30,10 @@ class Encoder:
         self.arrays: dict = {}
         # id(tensor) -> stored name, one entry per tensor object (the tree keeps them alive)
         self._names_by_id: dict = {}
+        # id(module) -> its number, in the order module nodes are written (for "module_ref")
+        self._module_numbers: dict = {}
+        # whether a node kind of format version 2 was written ("module", "global" ...)
+        self.needs_version_2 = False
 
     def encode(self, obj, path: str, depth: int = 0):
         if isinstance(obj, enum.Enum):  # before str and int: StrEnum and IntEnum are both
@@ -49,15 +55,59 @@ class Encoder:
             return {"tensor": self._store_tensor(obj, path), "device": str(obj.device)}
         if isinstance(obj, (dict, list, tuple)):
             return self._encode_container(obj, path, depth)
+        if isinstance(obj, Module):
+            return self._encode_module(obj, path, depth)
         if isinstance(obj, dtypes.dtype):
             return {"dtype": obj.name}
         if isinstance(obj, Device):
             return {"device": str(obj)}
+        path_of_global = _modules.global_path(obj)
+        if path_of_global is not None:
+            self.needs_version_2 = True
+            return {"global": path_of_global}
+        if callable(obj):
+            raise TypeError(
+                f"ember.save: cannot store the {type(obj).__name__} "
+                f"{getattr(obj, '__qualname__', type(obj).__qualname__)} at {_where(path)}: "
+                "only Ember's own functions and classes are stored (by import path); lambdas, "
+                "your own functions and other callables cannot be (loading never runs code "
+                "from the file): set it after loading instead"
+            )
         raise TypeError(
             f"ember.save: cannot store a {type(obj).__name__} at {_where(path)}: Ember "
-            "checkpoints hold tensors, numpy arrays, Python numbers, strings, None, and "
-            "lists, tuples and dicts of these (never pickled objects)"
+            "checkpoints hold tensors, numpy arrays, Python numbers, strings, None, dtypes, "
+            "devices, nn.Modules, and lists, tuples and dicts of these (never pickled objects)"
         )
+
+    def _encode_module(self, module: Module, path: str, depth: int):
+        """``{"module": [module, qualname], "state": [[name, node], ...]}``; a module met
+        before (shared, or containing itself) is ``{"module_ref": n}``, n counting from 0."""
+        number = self._module_numbers.get(id(module))
+        if number is not None:
+            return {"module_ref": number}
+        if depth + 3 >= MAX_DEPTH:  # as the decoder counts: state, registry, parameter, tensor
+            raise ValueError(f"ember.save: modules nested deeper than {MAX_DEPTH} levels at "
+                             f"{_where(path)}")
+        cls = _modules.class_path(module, _where(path))
+        self._module_numbers[id(module)] = len(self._module_numbers)
+        self.needs_version_2 = True
+        state = []
+        for name, value in _modules.module_state(module):
+            if name == "_parameters":
+                node = {"odict": [[key, self._encode_parameter(param, _join(path, key))]
+                                  for key, param in value.items()]}
+            elif name in ("_buffers", "_modules"):
+                node = {"odict": [[key, self.encode(item, _join(path, key), depth + 2)]
+                                  for key, item in value.items()]}
+            else:
+                node = self.encode(value, _join(path, name), depth + 1)
+            state.append([name, node])
+        return {"module": cls, "state": state}
+
+    def _encode_parameter(self, param, path: str):
+        if param is None:
+            return None
+        return {"parameter": self.encode(param, path), "requires_grad": param.requires_grad}
 
     def _encode_container(self, obj, path: str, depth: int):
         if depth >= MAX_DEPTH:
@@ -140,6 +190,8 @@ class Decoder:
         self.place = place
         self.source = source
         self._tensors: dict = {}  # stored name -> loaded tensor: one object per stored tensor
+        self._parameters: dict = {}  # stored name -> Parameter, so tied weights stay tied
+        self._modules: list = []  # modules in the order their nodes are read ("module_ref")
 
     def decode(self, node, depth: int = 0):
         if node is None or isinstance(node, (bool, int, str)):
@@ -153,6 +205,10 @@ class Decoder:
         # is the caller's own and must reach them unchanged.
         if tag == "tensor":
             return self._tensor(value, node.get("device"))
+        if tag == "module":
+            return self._module(value, node.get("state"), depth)
+        if tag == "parameter":
+            return self._parameter(value, node.get("requires_grad"), depth)
         if tag in ("list", "tuple"):
             items = [self.decode(item, depth + 1) for item in self._items(tag, value)]
             return items if tag == "list" else tuple(items)
@@ -167,6 +223,30 @@ class Decoder:
             return self._leaf(tag, value, node)
         except (TypeError, ValueError, KeyError, OverflowError) as error:
             raise self.corrupt(f"bad {tag!r} node ({error})") from None
+
+    def _module(self, path, state, depth: int) -> Module:
+        cls = _modules.resolve_class(path, self.source)
+        module = _modules.new_instance(cls)
+        self._modules.append(module)
+        pairs = [(name, self.decode(item, depth + 1)) for name, item in self._pairs("state", state)]
+        if not all(isinstance(name, str) for name, _ in pairs):
+            raise self.corrupt(f"bad module state for {cls.__name__} (names must be strings)")
+        _modules.restore(module, pairs, self.corrupt)
+        return module
+
+    def _parameter(self, tensor_node, requires_grad, depth: int) -> Parameter:
+        if not isinstance(tensor_node, dict) or not isinstance(requires_grad, bool):
+            raise self.corrupt("bad 'parameter' node")
+        name = tensor_node.get("tensor")
+        param = self._parameters.get(name) if isinstance(name, str) else None
+        if param is None:
+            tensor = self.decode(tensor_node, depth + 1)
+            if not isinstance(tensor, Tensor):
+                raise self.corrupt("bad 'parameter' node (not a tensor)")
+            param = Parameter(tensor, requires_grad)
+            if isinstance(name, str):
+                self._parameters[name] = param
+        return param
 
     def _items(self, tag: str, value) -> list:
         if not isinstance(value, list):
@@ -189,6 +269,12 @@ class Decoder:
             return dtypes.from_name(value)
         if tag == "device":
             return Device(value)
+        if tag == "global":
+            return _modules.resolve_global(value, self.source)
+        if tag == "module_ref":
+            if isinstance(value, bool) or not 0 <= value < len(self._modules):
+                raise self.corrupt(f"'module_ref' {value!r} names no module read before")
+            return self._modules[value]
         raise self.corrupt(f"unknown node type {tag!r}")
 
     def _array(self, name) -> np.ndarray:
