@@ -138,14 +138,8 @@ def _type(self, dtype=None, non_blocking=False):
     FloatTensor'``) or a legacy type (``ember.DoubleTensor``), device included for the names."""
     if dtype is None:
         return legacy.type_name(self.dtype, self.is_cuda)
-    if isinstance(dtype, legacy.LegacyTensorType):
-        dtype = legacy.type_name(dtype.dtype, dtype.is_cuda)
-    if isinstance(dtype, str):
-        parsed = legacy.parse_type_name(dtype)
-        if parsed is not None:
-            target, cuda = parsed
-            return to(self, "cuda" if cuda else "cpu", target)
-    return to(self, dtype)
+    target, device = legacy.cast_target(dtype)
+    return to(self, target) if device is None else to(self, device, target)
 
 
 for _name, _dtype in [

@@ -48,6 +48,19 @@ def parse_type_name(name: str):
     return dtypes.from_name(_DTYPE_OF_STEM[stem[: -len("Tensor")]]), cuda
 
 
+def cast_target(spec):
+    """What ``Tensor.type(spec)`` and ``Module.type(spec)`` convert to: ``(dtype, "cpu" or
+    "cuda")`` for a legacy type (``ember.DoubleTensor``) or a type name (``'torch.cuda.
+    FloatTensor'``), else ``(spec, None)``: a dtype, or a name that is none of these."""
+    if isinstance(spec, LegacyTensorType):
+        return spec.dtype, "cuda" if spec.is_cuda else "cpu"
+    parsed = parse_type_name(spec) if isinstance(spec, str) else None
+    if parsed is None:
+        return spec, None
+    dtype, cuda = parsed
+    return dtype, "cuda" if cuda else "cpu"
+
+
 class LegacyTensorType(type):
     """The metaclass that makes ``ember.FloatTensor(...)`` a constructor and an isinstance test."""
 

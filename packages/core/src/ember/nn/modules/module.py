@@ -407,13 +407,10 @@ class Module:
         """Casts every parameter and buffer, integer ones included, to ``dst_type`` (a dtype, or
         a legacy type such as ``ember.DoubleTensor`` / ``'torch.cuda.FloatTensor'``, which also
         names the device)."""
-        if isinstance(dst_type, legacy.LegacyTensorType):
-            dst_type = legacy.type_name(dst_type.dtype, dst_type.is_cuda)
-        parsed = legacy.parse_type_name(dst_type) if isinstance(dst_type, str) else None
-        if parsed is not None:
-            dtype, cuda = parsed
-            return self.to("cuda" if cuda else "cpu").type(dtype)
-        target = dtypes.to_dtype(dst_type).numpy
+        dtype, device = legacy.cast_target(dst_type)
+        if device is not None:
+            return self.to(device).type(dtype)
+        target = dtypes.to_dtype(dtype).numpy
         return self._apply(lambda array: array.astype(target, copy=False))
 
     def share_memory(self) -> Module:
