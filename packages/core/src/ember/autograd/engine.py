@@ -16,6 +16,7 @@ import heapq
 import numpy as np
 
 from ember.autograd import function as fn_state
+from ember.autograd import observe
 from ember.autograd.function import AccumulateGrad, accumulator
 from ember.backend import ensure_float_warnings_hidden, xp_of
 from ember.tensor.registry import lookup
@@ -66,6 +67,17 @@ def sum_to_shape(array, shape):
     if axes:
         array = array.sum(axis=axes, keepdims=True)
     return array.reshape(shape) if array.shape != shape else array
+
+
+def _run_node(node, node_grads, arrays):
+    """One node's backward: on raw arrays (its ``backward_arrays`` where it has one) or, with
+    ``create_graph``, on Tensors."""
+    if not arrays:
+        return node.backward(node, *node_grads)
+    fast = node.backward_arrays
+    if fast is not None:
+        return fast(node, *node_grads)
+    return _unwrap(node.backward(node, *[_wrap(g) for g in node_grads]))
 
 
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
@@ -133,15 +145,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 continue
             if node._num_outputs > 1:
                 node_grads = _fill_missing(node, node_grads, arrays)
-            if arrays:
-                fast = node.backward_arrays
-                if fast is not None:
-                    results = fast(node, *node_grads)
-                else:
-                    results = node.backward(node, *[_wrap(g) for g in node_grads])
-                    results = _unwrap(results)
+            if fn_state._observer is None:
+                results = _run_node(node, node_grads, arrays)
             else:
-                results = node.backward(node, *node_grads)
+                results = observe.backward_node(node, _run_node, node_grads, arrays)
             if results.__class__ is not tuple:
                 results = (results,)
             if not retain_graph:

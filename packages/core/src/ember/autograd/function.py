@@ -66,6 +66,10 @@ def set_grad_mode(enabled: bool) -> bool:
     return previous
 
 
+# ember.autograd.observe's hook while a profiler or a tracer runs, else None: ``apply`` hands
+# every op to it (one global read on the hot path when no one observes).
+_observer = None
+
 _ndarray = np.ndarray
 _FREED = None  # node._saved after the graph was freed
 
@@ -194,6 +198,10 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **attrs):
+        if _observer is not None:
+            observed = _observer(cls, inputs, attrs)
+            if observed is not None:
+                return observed
         a = inputs[0]
         first = a._array
         xp = np if first.__class__ is _ndarray else xp_of(first)
