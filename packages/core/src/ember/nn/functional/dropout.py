@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import warnings
 
+from ember.autograd.function import Function
 from ember.backend import xp_of
+from ember.ops.op import primitive
 from ember.tensor.random import rand
 from ember.tensor.tensor import Tensor
 
@@ -14,15 +16,34 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+@primitive("dropout_mask")
+class DropoutMask(Function):
+    """Dropout's scaled keep-mask of ``shape`` in ``x``'s dtype and device: each element
+    ``1 / (1 - p)`` with probability ``1 - p``, else 0 (only ``x``'s dtype and device are read).
+
+    A primitive rather than a creation call so that a traced graph (``ember.jit``) draws a new
+    mask on every replay instead of freezing the one drawn while tracing.
+    """
+
+    random = True  # ember.jit neither folds nor merges it
+
+    @staticmethod
+    def forward(ctx, x, p, shape):
+        dtype = x.dtype
+        if p == 1.0:
+            return xp_of(x).zeros(shape, dtype)
+        like = Tensor(x)
+        draws = rand(shape, dtype=like.dtype, device=like.device)._array
+        return xp_of(draws).asarray((draws >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None
+
+
 def _masked(input: Tensor, p: float, mask_shape: tuple, inplace: bool) -> Tensor:
     """``input * mask`` with mask ~ Bernoulli(1 - p) / (1 - p), broadcast from ``mask_shape``."""
-    dtype = input._array.dtype
-    if p == 1.0:
-        keep = xp_of(input._array).zeros(mask_shape, dtype)
-    else:
-        draws = rand(mask_shape, dtype=input.dtype, device=input.device)._array
-        keep = xp_of(draws).asarray((draws >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p)))
-    mask = Tensor(keep)
+    mask = DropoutMask.apply(input, p=p, shape=tuple(mask_shape))
     return input.mul_(mask) if inplace else input * mask
 
 

@@ -1,0 +1,92 @@
+"""Running a graph: through autograd (training) or straight on arrays (inference).
+
+``run_autograd`` applies each node's primitive with ``Function.apply``, exactly what eager mode
+does, so gradients equal eager ones. ``ArrayProgram`` is the inference path: each node's
+``forward`` is called on raw arrays with no Tensor wrapping and no graph recording, and fused
+elementwise chains (``ember.jit.fusion``) run as one step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd.function import _Context
+from ember.backend import xp_of
+from ember.tensor.registry import PRIMITIVES
+from ember.tensor.tensor import Tensor
+
+
+def structure(spec, values: list):
+    """Rebuilds the nested outputs from ``spec`` (see ``tracer._flatten``)."""
+    if isinstance(spec, int):
+        return values[spec]
+    kind = spec["kind"]
+    if kind == "none":
+        return None
+    items = [structure(item, values) for item in spec["items"]]
+    if kind == "dict":
+        return dict(zip(spec["keys"], items))
+    return tuple(items) if kind == "tuple" else items
+
+
+def run_autograd(graph, inputs: tuple, weights: dict) -> list:
+    """The graph's outputs (Tensors) computed with ``Function.apply``, recording autograd."""
+    env = [None] * len(graph.values)
+    for vid, tensor in zip(graph.inputs, inputs):
+        env[vid] = tensor
+    for value in graph.values:
+        if value.kind in ("parameter", "buffer"):
+            env[value.id] = weights[value.ref]
+    for vid, array in graph.constants.items():
+        env[vid] = Tensor(array)
+    for node in graph.nodes:
+        out = PRIMITIVES[node.op].apply(*[env[i] for i in node.inputs], **node.attrs)
+        if node.multi:
+            for vid, tensor in zip(node.outputs, out):
+                env[vid] = tensor
+        else:
+            env[node.outputs[0]] = out
+    return [env[vid] for vid in graph.outputs]
+
+
+class ArrayProgram:
+    """The inference form of a graph: a list of ``(forward, attrs, input slots, output slots,
+    multi)`` steps over a flat list of arrays."""
+
+    def __init__(self, graph, steps: list) -> None:
+        self.graph = graph
+        self.steps = steps
+        self.slots = len(graph.values)
+        self.weight_slots = [(v.id, v.ref) for v in graph.values
+                             if v.kind in ("parameter", "buffer")]
+
+    @classmethod
+    def from_graph(cls, graph) -> ArrayProgram:
+        steps = [(PRIMITIVES[n.op].forward, n.attrs, n.inputs, n.outputs, n.multi)
+                 for n in graph.nodes]
+        return cls(graph, steps)
+
+    def __call__(self, inputs: tuple, weights: dict) -> list:
+        env = [None] * self.slots
+        graph = self.graph
+        for vid, tensor in zip(graph.inputs, inputs):
+            env[vid] = tensor._array
+        for vid, name in self.weight_slots:
+            env[vid] = weights[name]._array
+        for vid, array in graph.constants.items():
+            env[vid] = array
+        ctx = _Context()
+        ctx.xp = xp_of(env[graph.inputs[0]]) if graph.inputs else np
+        for forward, attrs, ins, outs, multi in self.steps:
+            out = forward(ctx, *[env[i] for i in ins], **attrs)
+            if multi:
+                for vid, array in zip(outs, out):
+                    env[vid] = _array(array)
+            else:
+                env[outs[0]] = _array(out)
+        return [Tensor(env[vid]) for vid in graph.outputs]
+
+
+def _array(out):
+    """numpy hands back scalars for 0-d results: make them arrays."""
+    return np.asarray(out) if isinstance(out, np.generic) else out
