@@ -17,7 +17,7 @@ from ember.tensor.tensor import Tensor
 
 
 def _signature(args: tuple, training: bool) -> tuple:
-    return tuple((tuple(a.shape), a.dtype, str(a.device)) if isinstance(a, Tensor)
+    return tuple((a._array.shape, a._array.dtype, str(a.device)) if isinstance(a, Tensor)
                  else type(a) for a in args) + (training,)
 
 
