@@ -27,16 +27,12 @@ class TracerWarning(UserWarning):
     control flow or shapes that depend on it are frozen as they were while tracing."""
 
 
-def _version(tensor: Tensor) -> int:
-    return tensor._version[0] if tensor._version is not None else 0
-
-
 class _Recorder(Observer):
     def __init__(self, graph: Graph, named: dict) -> None:
         self.graph = graph
         self.named = named  # id(tensor) -> (kind, name)
         self.by_history = {}  # (id(grad_fn), output index) -> value id
-        self.by_tensor = {}  # id(tensor) -> (value id, version when bound)
+        self.by_tensor = {}  # id(tensor) -> (value id, its version counter, count when bound)
         self.keep = []  # the grad_fns and tensors above, alive so that their ids stay unique
         self.captured = {}  # name -> tensor: tensors requiring grad that a function captured
 
@@ -46,7 +42,8 @@ class _Recorder(Observer):
             self.by_history[(id(fn), tensor._output_nr)] = vid
             self.keep.append(fn)
         else:
-            self.by_tensor[id(tensor)] = (vid, _version(tensor))
+            counter = tensor._share_version()
+            self.by_tensor[id(tensor)] = (vid, counter, counter[0])
             self.keep.append(tensor)
 
     def known(self, tensor: Tensor) -> int | None:
@@ -59,8 +56,10 @@ class _Recorder(Observer):
         entry = self.by_tensor.get(id(tensor))
         if entry is None:
             return None
-        vid, version = entry
-        if version != _version(tensor):
+        vid, counter, count = entry
+        # An op's wrapper may make its output a view after the op ran (a new, shared counter):
+        # only a change of the counter seen when binding is a write.
+        if tensor._version is counter and counter[0] != count:
             raise RuntimeError(
                 f"jit.trace: a tensor of shape {tuple(tensor.shape)} ({tensor.dtype}) was "
                 "modified in place by code the trace cannot record (an in-place op on a tensor "
