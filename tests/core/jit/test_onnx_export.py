@@ -8,13 +8,13 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from ember_rl.policies import ActorCriticCnnPolicy, ActorCriticPolicy
-from ember_text.nn import RNNLanguageModel
-from ember_vision import models
 
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+from ember_rl.policies import ActorCriticCnnPolicy, ActorCriticPolicy
+from ember_text.nn import RNNLanguageModel
+from ember_vision import models
 
 
 def _flat(output):

@@ -121,7 +121,8 @@ class Graph:
         producer = {}
         for value in self.values:
             if value.kind != "node":
-                lines.append(f"  v{value.id} [shape=ellipse, label={_quote(self._describe(value.id))}];")
+                label = _quote(self._describe(value.id))
+                lines.append(f"  v{value.id} [shape=ellipse, label={label}];")
                 producer[value.id] = f"v{value.id}"
         for index, node in enumerate(self.nodes):
             lines.append(f"  n{index} [shape=box, label={_quote(node.op)}];")

@@ -12,6 +12,7 @@ import numpy as np
 
 from ember.autograd.function import _Context
 from ember.backend import xp_of
+from ember.jit.fusion import Chain, find_chains, run_chain
 from ember.tensor.registry import PRIMITIVES
 from ember.tensor.tensor import Tensor
 
@@ -61,9 +62,23 @@ class ArrayProgram:
                              if v.kind in ("parameter", "buffer")]
 
     @classmethod
-    def from_graph(cls, graph) -> ArrayProgram:
-        steps = [(PRIMITIVES[n.op].forward, n.attrs, n.inputs, n.outputs, n.multi)
-                 for n in graph.nodes]
+    def from_graph(cls, graph, fuse: bool = True) -> ArrayProgram:
+        """The steps of ``graph``; with ``fuse``, elementwise chains as single steps."""
+        ends = {}
+        inside = set()
+        for nodes in find_chains(graph) if fuse else ():
+            ends[id(nodes[-1])] = Chain(nodes, graph)
+            inside.update(id(node) for node in nodes[:-1])
+        numexpr = _numexpr() if ends else None
+        steps = []
+        for node in graph.nodes:
+            chain = ends.get(id(node))
+            if chain is not None:
+                steps.append((_chain_forward(chain, numexpr), {}, chain.operands,
+                              [chain.output], False))
+            elif id(node) not in inside:
+                steps.append((PRIMITIVES[node.op].forward, node.attrs, node.inputs,
+                              node.outputs, node.multi))
         return cls(graph, steps)
 
     def __call__(self, inputs: tuple, weights: dict) -> list:
@@ -85,6 +100,22 @@ class ArrayProgram:
             else:
                 env[outs[0]] = _array(out)
         return [Tensor(env[vid]) for vid in graph.outputs]
+
+
+def _chain_forward(chain, numexpr):
+    def forward(ctx, *arrays):
+        return run_chain(chain, arrays, numexpr)
+
+    return forward
+
+
+def _numexpr():
+    """numexpr when installed (an optional engine for large fused chains), else None."""
+    try:
+        import numexpr
+    except ImportError:
+        return None
+    return numexpr
 
 
 def _array(out):
