@@ -16,7 +16,7 @@ import sys
 import harness  # this folder is sys.path[0] when run as a script
 
 # Each module registers its benchmarks on import; add new modules here.
-MODULES = ("ops", "bench_training", "bench_text", "bench_rl")
+MODULES = ("ops", "bench_training", "bench_text", "bench_rl", "bench_jit")
 
 
 def main(argv: list[str] | None = None) -> int:

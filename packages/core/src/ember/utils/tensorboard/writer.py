@@ -71,6 +71,22 @@ class SummaryWriter:
         metrics = {k: float(np.asarray(_values(v))) for k, v in metric_dict.items()}
         self._writer.add_hparams(hparam_dict, metrics, name=run_name)
 
+    def add_graph(self, model, input_to_model=None, verbose: bool = False) -> None:
+        """Traces ``model`` (``ember.jit.trace``) on ``input_to_model`` (a Tensor or a tuple of
+        them) and writes its graph for TensorBoard's graph tab; ``verbose`` prints the graph as
+        a table. The graph is built from Ember's trace, not from tensorboardX's torch path."""
+        from tensorboardX.proto import event_pb2
+
+        from ember.jit.passes import optimize
+        from ember.jit.traced import trace_graph
+        from ember.utils.tensorboard.graph import example_inputs, graph_def
+
+        graph = optimize(trace_graph(model, example_inputs(input_to_model))[0])
+        if verbose:
+            graph.print_tabular()
+        event = event_pb2.Event(graph_def=graph_def(graph).SerializeToString())
+        self._writer._get_file_writer().add_event(event)
+
     def flush(self) -> None:
         self._writer.flush()
 
