@@ -10,10 +10,11 @@ from ember.jit.replay import ArrayProgram
 
 
 def _chain(x, w, b):
+    steps = (lambda h: h * w, ember.tanh, lambda h: h + b, ember.sigmoid, lambda h: h - 0.5,
+             ember.relu, ember.exp)
     h = x
     for i in range(20):
-        h = (lambda h: h * w, ember.tanh, lambda h: h + b, ember.sigmoid, lambda h: h - 0.5,
-             ember.relu, lambda h: (h * h + 1.0).rsqrt() if i == 6 else h.exp())[i % 7](h)
+        h = (h * h + 1.0).rsqrt() if i == 6 else steps[i % 7](h)
     return h
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend import xp_of
+from ember.backend.device import cupy_module
 
 # Chains of at most this many elements run on numexpr when it is installed, larger ones on numpy.
 # Measured on a 50-op chain (one thread): numexpr 34 / 48 / 128 us at 64 / 256 / 1024 elements,
@@ -137,8 +138,7 @@ class Chain:
     def run_cuda(self, arrays: list):
         """One cupy ElementwiseKernel over the chain (compiled on first use)."""
         if self._kernel is None:
-            import cupy  # only on a GPU path: the arrays are cupy arrays
-
+            cupy = cupy_module()  # the arrays are cupy arrays: it is there
             names = [f"v{i}" for i in range(len(arrays))]
             params = ", ".join(f"T {name}" for name in names)
             body = f"out = {self._expression(ELEMENTWISE, _C_FORMS)};"
