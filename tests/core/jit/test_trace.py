@@ -206,3 +206,27 @@ def test_lstm_language_model_matches_eager():
 def test_bad_example_inputs():
     with pytest.raises(TypeError, match="example input 1 must be a Tensor"):
         ember.jit.trace(lambda x, n: x * n, (ember.ones(2), 3))
+
+
+def test_training_replay_updates_batch_norm_running_statistics(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()).train()
+    twin = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()).train()
+    twin.load_state_dict(model.state_dict())
+    x = ember.randn(4, 1, 5, 5)
+    traced = ember.jit.trace(model, x)  # the trace itself updates the statistics once
+    twin(x)
+    for batch in (ember.randn(4, 1, 5, 5), ember.randn(4, 1, 5, 5) * 3):
+        traced(batch)
+        twin(batch)
+        with ember.no_grad():
+            traced(batch)
+            twin(batch)
+    for name in ("1.running_mean", "1.running_var"):
+        np.testing.assert_array_equal(traced.state_dict()[name].numpy(),
+                                      twin.state_dict()[name].numpy())
+    assert [name for name, _ in traced.graph.writes] == ["1.running_mean", "1.running_var"]
+    ember.jit.save(traced, tmp_path / "bn.ejit")
+    loaded = ember.jit.load(tmp_path / "bn.ejit")
+    before = loaded.state_dict()["1.running_mean"].numpy().copy()
+    loaded(x)
+    assert not np.array_equal(loaded.state_dict()["1.running_mean"].numpy(), before)

@@ -1,8 +1,9 @@
 """Observers: what the profiler and the jit tracer use to see every op as it runs.
 
 While at least one ``Observer`` is installed (``with observing(observer):``), every primitive op
-that ``Function.apply`` runs, and every node the backward engine runs, is handed to the
-observers, innermost last: each gets a ``run`` callable that performs the work (through the
+that ``Function.apply`` runs, every node the backward engine runs, and every in-place write of
+state outside any op that its code reports (``written``) is handed to the observers, innermost
+last: each gets a ``run`` callable that performs the work (through the
 observers inside it) and returns its result, so an observer can time it, record it or replace
 it. With none installed the hot path pays one global read per op and per backward node.
 
@@ -31,6 +32,10 @@ class Observer:
         """The engine runs ``node`` (its op is ``node.name``); ``run()`` returns the gradients
         for its inputs."""
         return run()
+
+    def write(self, target, value) -> None:
+        """``target`` (a Tensor, e.g. a running-statistics buffer) was overwritten in place with
+        ``value`` (a Tensor computed by observed ops) outside any op: see ``written``."""
 
 
 _stack: list[Observer] = []
@@ -75,6 +80,19 @@ def backward_node(node, run_node, grads, arrays):
         return observers[index].backward(node, lambda: run_from(index + 1))
 
     return run_from(0)
+
+
+def active() -> bool:
+    """Whether any observer is installed (an op about to write state in place outside any op,
+    like batch norm's running statistics, then computes the new value with observed ops and
+    reports it through ``written``)."""
+    return fn_state._observer is not None
+
+
+def written(target, value) -> None:
+    """Tells every observer that ``target`` now holds ``value``'s values."""
+    for observer in tuple(_stack):
+        observer.write(target, value)
 
 
 def install(observer: Observer) -> None:

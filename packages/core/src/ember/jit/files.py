@@ -52,6 +52,7 @@ def _graph_data(graph: Graph, index: int, tensors: dict) -> dict:
         "inputs": graph.inputs,
         "outputs": graph.outputs,
         "output_spec": graph.output_spec,
+        "writes": graph.writes,
     }
 
 
@@ -223,6 +224,16 @@ def _read_graph(check: _Checker, data, index: int, tensors: dict, kinds: dict) -
     for vid in outputs:
         check.index(vid, len(values), f"{where} output")
     graph.inputs, graph.outputs = list(inputs), list(outputs)
+    writes = data.get("writes", [])
+    check.that(isinstance(writes, list), f"{where}: writes must be a list")
+    for write in writes:
+        check.that(isinstance(write, list) and len(write) == 2 and isinstance(write[0], str)
+                   and kinds.get(write[0]) == "buffer",
+                   f"{where}: a write must be [buffer name, value id], got {str(write)[:60]}")
+        value = values[check.index(write[1], len(values), f"{where} write value")]
+        check.that(value.shape == tensors[f"weight/{write[0]}"].shape,
+                   f"{where}: the write to {write[0]!r} has shape {value.shape}")
+    graph.writes = [list(write) for write in writes]
     _read_spec(check, data.get("output_spec"), len(outputs), where)
     graph.output_spec = data["output_spec"]
     graph.signature = _read_signature(check, data.get("signature"), where)

@@ -159,7 +159,7 @@ def _fusible(graph, node, shape, dtype) -> bool:
 def find_chains(graph) -> list:
     """The chains of two or more nodes in ``graph`` (each node in at most one chain)."""
     uses = graph.uses()
-    outputs = set(graph.outputs)
+    outputs = set(graph.results())
     open_chains = {}  # value id of a chain's current end -> its nodes
     chains = []
     for node in graph.nodes:

@@ -42,7 +42,8 @@ class Value:
 class Graph:
     """A traced program: ``values`` by id, ``nodes`` in execution order, ``inputs`` (value ids
     in argument order), ``outputs`` (value ids) and ``output_spec`` (how the outputs nest:
-    a value index, or a list/tuple/dict of specs), and ``constants`` (value id -> array)."""
+    a value index, or a list/tuple/dict of specs), ``constants`` (value id -> array), and the
+    buffers it ``writes``."""
 
     values: list = field(default_factory=list)
     nodes: list = field(default_factory=list)
@@ -51,6 +52,9 @@ class Graph:
     output_spec: object = 0
     constants: dict = field(default_factory=dict)
     signature: tuple = ()  # the call signature traced (see ember.jit.traced)
+    #: ``[buffer name, value id]``: state the call overwrites in place (batch norm's running
+    #: statistics in training), written back after each replay
+    writes: list = field(default_factory=list)
 
     def add_value(self, kind: str, ref, array) -> int:
         value = Value(len(self.values), kind, ref, tuple(array.shape), np.dtype(array.dtype).name)
@@ -62,14 +66,18 @@ class Graph:
         return {v.ref: v.id for v in self.values if v.kind == kind}
 
     def uses(self) -> dict:
-        """``{value id: number of node inputs and graph outputs reading it}``."""
+        """``{value id: number of node inputs, graph outputs and buffer writes reading it}``."""
         counts: dict = {}
         for node in self.nodes:
             for vid in node.inputs:
                 counts[vid] = counts.get(vid, 0) + 1
-        for vid in self.outputs:
+        for vid in self.results():
             counts[vid] = counts.get(vid, 0) + 1
         return counts
+
+    def results(self) -> list:
+        """The value ids a replay hands out: the outputs, then the values written to buffers."""
+        return self.outputs + [vid for _, vid in self.writes]
 
     # ---- reading a graph ---------------------------------------------------------------
 

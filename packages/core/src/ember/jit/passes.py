@@ -69,11 +69,13 @@ def eliminate_common_subexpressions(graph) -> None:
         kept.append(node)
     graph.nodes = kept
     graph.outputs = [alias.get(i, i) for i in graph.outputs]
+    graph.writes = [[name, alias.get(vid, vid)] for name, vid in graph.writes]
 
 
 def remove_dead_code(graph) -> None:
-    """Drops the nodes none of whose outputs reach a graph output, and unused constants."""
-    live = set(graph.outputs)
+    """Drops the nodes none of whose outputs reach a graph output or a buffer write, and unused
+    constants."""
+    live = set(graph.results())
     kept = []
     for node in reversed(graph.nodes):
         if any(vid in live for vid in node.outputs):
@@ -96,6 +98,7 @@ def optimize(graph):
     graph.values = [copy.copy(v) for v in graph.values]
     graph.nodes = [copy.copy(n) for n in graph.nodes]
     graph.constants = dict(graph.constants)
+    graph.writes = [list(write) for write in graph.writes]
     fold_constants(graph)
     eliminate_common_subexpressions(graph)
     remove_dead_code(graph)

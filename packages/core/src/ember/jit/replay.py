@@ -31,7 +31,8 @@ def structure(spec, values: list):
 
 
 def run_autograd(graph, inputs: tuple, weights: dict) -> list:
-    """The graph's outputs (Tensors) computed with ``Function.apply``, recording autograd."""
+    """The graph's results (Tensors: ``graph.results()``) computed with ``Function.apply``,
+    recording autograd."""
     env = [None] * len(graph.values)
     for vid, tensor in zip(graph.inputs, inputs):
         env[vid] = tensor
@@ -47,7 +48,7 @@ def run_autograd(graph, inputs: tuple, weights: dict) -> list:
                 env[vid] = tensor
         else:
             env[node.outputs[0]] = out
-    return [env[vid] for vid in graph.outputs]
+    return [env[vid] for vid in graph.results()]
 
 
 class ArrayProgram:
@@ -99,7 +100,7 @@ class ArrayProgram:
                     env[vid] = _array(array)
             else:
                 env[outs[0]] = _array(out)
-        return [Tensor(env[vid]) for vid in graph.outputs]
+        return [Tensor(env[vid]) for vid in graph.results()]
 
 
 def _chain_forward(chain, numexpr):

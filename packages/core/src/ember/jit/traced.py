@@ -122,10 +122,15 @@ class TracedModule(Module):
         graph = compiled.graph
         if grad_enabled() and (any(isinstance(a, Tensor) and a._rg for a in args)
                                or any(t._rg for t in weights.values())):
-            outputs = run_autograd(graph, args, weights)
+            results = run_autograd(graph, args, weights)
         else:
-            outputs = compiled.program(args, weights)
-        return structure(graph.output_spec, outputs)
+            results = compiled.program(args, weights)
+        count = len(graph.outputs)
+        for (name, _), value in zip(graph.writes, results[count:]):
+            buffer = weights[name]
+            buffer._array[...] = value._array
+            buffer._bump_version()
+        return structure(graph.output_spec, results[:count])
 
     def _retrace(self, args: tuple, signature: tuple) -> _Compiled:
         expected = "; or ".join(_describe(s) for s in self._compiled) or "nothing"
@@ -175,7 +180,7 @@ def trace(func, example_inputs, strict: bool = False, **kwargs) -> TracedModule:
     shapes, dtypes, devices or another train/eval mode trace again; ``strict=True`` raises a
     RuntimeError naming the expected and the actual signature instead (PyTorch's ``strict``
     concerns mutable outputs; here it is the guard policy). Random ops (dropout) draw anew on
-    every call; in training mode batch norm's running statistics are not updated by the replay.
+    every call; in training mode batch norm's running statistics are updated as in eager mode.
 
     Args:
         func: an ``nn.Module`` (its parameters and buffers become the graph's named weights)

@@ -89,6 +89,20 @@ class _Recorder(Observer):
         vid = self.known(tensor) if isinstance(tensor, Tensor) else None
         return vid is not None and self.graph.values[vid].kind != "constant"
 
+    def write(self, target, value) -> None:
+        """A buffer overwritten outside any op (batch norm's running statistics): recorded as a
+        write of ``value``'s id, and the buffer reads as that value from now on."""
+        vid = self.known(value)
+        kind, name = self.named.get(id(target), (None, None))
+        if vid is None or kind != "buffer":
+            warnings.warn(
+                f"jit.trace: a tensor of shape {tuple(target.shape)} that is not a buffer of the "
+                "traced module was updated in place; the replay will not update it",
+                TracerWarning, stacklevel=3)
+            return
+        self.graph.writes.append([name, vid])
+        self.bind(target, vid)
+
     def op(self, cls, inputs, attrs, run):
         input_ids = [self.value_of(t) for t in inputs]
         out = run()

@@ -8,6 +8,7 @@ The affine part (weight, bias) is ordinary broadcasting arithmetic.
 
 from __future__ import annotations
 
+from ember.autograd import observe
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
 from ember.ops.op import op, primitive
@@ -147,6 +148,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is not None:
         with no_grad():
             factor = momentum
+            if observe.active():  # a tracer records the update as ops (the same arithmetic)
+                _observed_update(running_mean, mean.reshape(-1), factor, 1.0)
+                _observed_update(running_var, var.reshape(-1), factor, count / (count - 1))
+                return out
             running_mean._array *= 1 - factor
             running_mean._array += factor * mean._array.reshape(-1)
             running_var._array *= 1 - factor
@@ -154,6 +159,18 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             running_mean._bump_version()
             running_var._bump_version()
     return out
+
+
+def _observed_update(running: Tensor, batch: Tensor, factor: float, correction: float) -> None:
+    """``running = (1 - factor) * running + factor * batch * correction`` computed with ops and
+    reported to the observers (``ember.autograd.observe.written``), then written in place."""
+    scaled = batch * factor
+    if correction != 1.0:
+        scaled = scaled * correction
+    new = running * (1 - factor) + scaled
+    running._array[...] = new._array
+    running._bump_version()
+    observe.written(running, new)
 
 
 @op("layer_norm")
