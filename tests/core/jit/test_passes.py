@@ -102,3 +102,15 @@ def test_print_tabular_and_dot(capsys):
     dot = traced.graph.to_dot()
     assert dot.startswith('digraph "graph" {') and '[shape=box, label="relu"]' in dot
     assert dot.count("->") == 5  # input, weight, bias -> linear -> relu -> output
+
+
+def test_fused_chain_on_every_device(device):
+    """On a GPU the chain is one cupy ElementwiseKernel; on the CPU numpy or numexpr."""
+    x, w, b = (ember.randn(16, 40, device=device), ember.randn(16, 40, device=device),
+               ember.randn(40, device=device))
+    traced = ember.jit.trace(_chain, (x, w, b))
+    assert len(traced._first.program.steps) == 1
+    with ember.no_grad():
+        got, expected = traced(x, w, b), _chain(x, w, b)
+    assert got.device == expected.device
+    np.testing.assert_allclose(got.cpu().numpy(), expected.cpu().numpy(), rtol=1e-5, atol=1e-6)
