@@ -53,12 +53,24 @@ def run_autograd(graph, inputs: tuple, weights: dict) -> list:
 
 class ArrayProgram:
     """The inference form of a graph: a list of ``(forward, attrs, input slots, output slots,
-    multi)`` steps over a flat list of arrays."""
+    multi, slots to free)`` steps over a flat list of arrays."""
 
     def __init__(self, graph, steps: list) -> None:
         self.graph = graph
-        self.steps = steps
         self.slots = len(graph.values)
+        # Buffer reuse: each step drops the intermediates it reads last, so that their memory
+        # goes back to the allocator for the steps after it (the peak is the live set, not the
+        # sum of every activation).
+        last = {}
+        for index, (_, _, ins, _, _) in enumerate(steps):
+            for vid in ins:
+                last[vid] = index
+        kept = set(graph.results()) | {v.id for v in graph.values if v.kind != "node"}
+        frees = [[] for _ in steps]
+        for vid, index in last.items():
+            if vid not in kept:
+                frees[index].append(vid)
+        self.steps = [(*step, tuple(free)) for step, free in zip(steps, frees)]
         self.weight_slots = [(v.id, v.ref) for v in graph.values
                              if v.kind in ("parameter", "buffer")]
 
@@ -93,8 +105,10 @@ class ArrayProgram:
             env[vid] = array
         ctx = _Context()
         ctx.xp = xp_of(env[graph.inputs[0]]) if graph.inputs else np
-        for forward, attrs, ins, outs, multi in self.steps:
+        for forward, attrs, ins, outs, multi, free in self.steps:
             out = forward(ctx, *[env[i] for i in ins], **attrs)
+            for vid in free:
+                env[vid] = None
             if multi:
                 for vid, array in zip(outs, out):
                     env[vid] = _array(array)
