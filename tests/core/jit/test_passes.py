@@ -114,3 +114,17 @@ def test_fused_chain_on_every_device(device):
         got, expected = traced(x, w, b), _chain(x, w, b)
     assert got.device == expected.device
     np.testing.assert_allclose(got.cpu().numpy(), expected.cpu().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_intermediates_are_freed_after_their_last_read():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.Tanh(),
+                          nn.Linear(8, 2)).eval()
+    traced = ember.jit.trace(model, ember.randn(3, 4))
+    graph, steps = traced.graph, traced._first.program.steps
+    freed = [vid for step in steps for vid in step[-1]]
+    intermediates = [vid for node in graph.nodes for vid in node.outputs
+                     if vid not in graph.outputs]
+    assert sorted(freed) == sorted(intermediates)
+    for index, step in enumerate(steps):  # freed where read last
+        for vid in step[-1]:
+            assert vid in step[2] and all(vid not in later[2] for later in steps[index + 1:])
