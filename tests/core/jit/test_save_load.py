@@ -155,3 +155,27 @@ def test_truncated_and_foreign_files(tmp_path, traced):
 def test_save_refuses_other_objects(tmp_path):
     with pytest.raises(TypeError, match="expected a TracedModule"):
         ember.jit.save(nn.Linear(2, 2), tmp_path / "x")
+
+
+def test_tied_weights_stay_tied(tmp_path):
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(5, 3)
+            self.out = nn.Linear(3, 5)
+            self.out.weight = self.embed.weight
+
+        def forward(self, tokens):
+            return self.out(self.embed(tokens))
+
+    model = Tied()
+    tokens = ember.tensor([[1, 2], [3, 4]])
+    traced = ember.jit.trace(model, tokens)
+    assert traced.state_dict().keys() == model.state_dict().keys()
+    ember.jit.save(traced, tmp_path / "tied.ejit")
+    loaded = ember.jit.load(tmp_path / "tied.ejit")
+    assert loaded.out.weight is loaded.embed.weight
+    assert loaded.state_dict().keys() == model.state_dict().keys()
+    loaded(tokens).sum().backward()
+    expected = ember.autograd.grad(model(tokens).sum(), [model.embed.weight])[0]
+    np.testing.assert_allclose(loaded.embed.weight.grad.numpy(), expected.numpy(), rtol=1e-6)

@@ -71,11 +71,17 @@ def save(module: TracedModule, f) -> None:
     tensors = {}
     buffers = dict(module.named_buffers(remove_duplicate=False))
     kinds = {}
+    aliases = {}  # a tied tensor's other names -> its first name
+    first = {}
     for name, tensor in module.weights().items():
+        if id(tensor) in first:
+            aliases[name] = first[id(tensor)]
+            continue
+        first[id(tensor)] = name
         kinds[name] = "buffer" if name in buffers else "parameter"
         tensors[f"weight/{name}"] = _host(tensor._array)
     data = {"format": FORMAT, "version": VERSION, "training": module.training,
-            "weights": kinds,
+            "weights": kinds, "aliases": aliases,
             "graphs": [_graph_data(c.graph, i, tensors)
                        for i, c in enumerate(module._compiled.values())]}
     text = json.dumps(data)
@@ -316,6 +322,10 @@ def load(f) -> TracedModule:
     check.that(isinstance(graphs, list) and graphs, "graphs must be a non-empty list")
     check.that(isinstance(data.get("training"), bool), "training must be a boolean")
     graphs = [_read_graph(check, g, i, tensors, kinds) for i, g in enumerate(graphs)]
+    aliases = data.get("aliases", {})
+    check.that(isinstance(aliases, dict) and all(
+        isinstance(k, str) and k not in kinds and v in kinds for k, v in aliases.items()),
+        "aliases must map new weight names to the names of stored weights")
     weights = {}
     for name, kind in kinds.items():
         array = tensors[f"weight/{name}"]
@@ -323,6 +333,10 @@ def load(f) -> TracedModule:
             else Tensor(array)
         weights[name] = (kind if kind == "buffer" or isinstance(tensor, Parameter) else "buffer",
                          tensor)
+    for name, target in aliases.items():
+        check.that(all(part.isidentifier() or part.isdigit() for part in name.split(".")),
+                   f"weight name {name!r} is not a dotted module path")
+        weights[name] = weights[target]
     module = TracedModule(None, weights, training=data["training"])
     for graph in graphs:
         module._add(graph)

@@ -148,24 +148,26 @@ class TracedModule(Module):
         return self._add(graph)
 
 
-def _named_weights(source) -> dict:
+def _named_weights(source) -> list:
+    """``[(kind, name, tensor)]`` of a module's parameters and buffers, shared (tied) tensors
+    under each of their names (the first name is the one the graph uses)."""
     if not isinstance(source, Module):
-        return {}
-    named = {}
-    for name, tensor in source.named_parameters(remove_duplicate=False):
-        named.setdefault(id(tensor), ("parameter", name, tensor))
-    for name, tensor in source.named_buffers(remove_duplicate=False):
-        named.setdefault(id(tensor), ("buffer", name, tensor))
-    return named
+        return []
+    return ([("parameter", name, t) for name, t in source.named_parameters(remove_duplicate=False)]
+            + [("buffer", name, t) for name, t in source.named_buffers(remove_duplicate=False)])
 
 
 def trace_graph(source, args: tuple):
-    """Records ``source(*args)``; returns (graph, {name: (kind, tensor)} of what it reads)."""
+    """Records ``source(*args)``; returns (graph, {name: (kind, tensor)} of what it reads, tied
+    tensors under every name)."""
     named = _named_weights(source)
-    graph, captured = record(source, args, {key: entry[:2] for key, entry in named.items()})
+    first = {}
+    for kind, name, tensor in named:
+        first.setdefault(id(tensor), (kind, name))
+    graph, captured = record(source, args, first)
     training = source.training if isinstance(source, Module) else False
     graph.signature = _signature(args, training)
-    weights = {name: (kind, tensor) for kind, name, tensor in named.values()}
+    weights = {name: (kind, tensor) for kind, name, tensor in named}
     weights.update({name: ("parameter", tensor) for name, tensor in captured.items()})
     return graph, weights
 
