@@ -156,3 +156,16 @@ def test_writes_a_file_with_names(tmp_path):
     assert [i.name for i in proto.graph.input] == ["features"]
     assert [o.name for o in proto.graph.output] == ["scores"]
     assert proto.opset_import[0].version == 17
+
+
+def test_dynamic_batch_flows_to_outputs_and_unused_constants_go():
+    model = nn.LSTM(3, 4)  # its zero initial states are left out of the ONNX graph
+    buffer = io.BytesIO()
+    ember.onnx.export(model, ember.randn(5, 2, 3), buffer, input_names=["x"],
+                      dynamic_axes={"x": {1: "batch"}})
+    proto = onnx.load_from_string(buffer.getvalue())
+    dims = [[d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+            for o in proto.graph.output]
+    assert dims == [[5, "batch", 4], [1, "batch", 4], [1, "batch", 4]]
+    used = {name for node in proto.graph.node for name in node.input}
+    assert all(init.name in used for init in proto.graph.initializer)

@@ -59,6 +59,21 @@ def _dynamic(dynamic_axes, names: list) -> dict:
     return result
 
 
+def _follow_inputs(dynamic: dict, graph, input_names: list, output_names: list) -> None:
+    """Output axes without a given name whose traced size is that of a dynamic input axis are
+    declared with that axis's name (a batch axis flows through); only a declaration."""
+    sizes = {}
+    for vid, name in zip(graph.inputs, input_names):
+        for axis, dim in dynamic.get(name, {}).items():
+            sizes.setdefault(graph.values[vid].shape[axis], dim)
+    if not sizes:
+        return
+    for vid, name in zip(graph.outputs, output_names):
+        if name not in dynamic:
+            dynamic[name] = {axis: sizes[size] for axis, size in enumerate(graph.values[vid].shape)
+                             if size in sizes}
+
+
 def _value_info(helper, name: str, value, dynamic: dict):
     dims = [dynamic.get(name, {}).get(axis, size) for axis, size in enumerate(value.shape)]
     return helper.make_tensor_value_info(
@@ -132,6 +147,9 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     for vid, name in zip(graph.outputs, output_names):
         if names[vid] != name:
             builder.emit("Identity", [names[vid]], [name])
+    used = {name for node in builder.nodes for name in node.input} | set(output_names)
+    builder.initializers = [i for i in builder.initializers if i.name in used]
+    _follow_inputs(dynamic, graph, input_names, output_names)
     onnx_graph = helper.make_graph(
         builder.nodes, "ember",
         [_value_info(helper, name, graph.values[vid], dynamic)
