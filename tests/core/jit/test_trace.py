@@ -230,3 +230,32 @@ def test_training_replay_updates_batch_norm_running_statistics(tmp_path):
     before = loaded.state_dict()["1.running_mean"].numpy().copy()
     loaded(x)
     assert not np.array_equal(loaded.state_dict()["1.running_mean"].numpy(), before)
+
+
+class _ClippedGrad(ember.autograd.Function):
+    """Identity forward, gradient clipped to [-0.1, 0.1]: not the autodiff of its forward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.clamp(-0.1, 0.1)
+
+
+def test_custom_function_is_one_node_with_its_own_backward(tmp_path):
+    def fn(x):
+        return (_ClippedGrad.apply(x * 3) ** 2).sum()
+
+    x = ember.randn(5, requires_grad=True)
+    traced = ember.jit.trace(fn, x)
+    assert [n.op for n in traced.graph.nodes] == ["mul_scalar", "_ClippedGrad", "pow_scalar",
+                                                  "sum"]
+    expected = ember.autograd.grad(fn(x), [x])[0]
+    got = ember.autograd.grad(traced(x), [x])[0]
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+    with ember.no_grad():
+        np.testing.assert_allclose(traced(x).numpy(), fn(x).numpy(), rtol=1e-6)
+    with pytest.raises(TypeError, match="custom Function '_ClippedGrad'"):
+        ember.jit.save(traced, tmp_path / "custom.ejit")

@@ -39,6 +39,10 @@ def _host(array) -> np.ndarray:
 
 
 def _graph_data(graph: Graph, index: int, tensors: dict) -> dict:
+    for node in graph.nodes:
+        if node.function is not None:
+            raise TypeError(f"jit.save: the graph applies the custom Function {node.op!r}, "
+                            "which is not a registered primitive: a file cannot hold its code")
     for vid, array in graph.constants.items():
         tensors[f"constant/{index}/{vid}"] = _host(array)
     *arguments, training = graph.signature

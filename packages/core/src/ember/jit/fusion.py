@@ -148,7 +148,7 @@ class Chain:
 
 
 def _fusible(graph, node, shape, dtype) -> bool:
-    if node.op not in ELEMENTWISE or node.multi:
+    if node.op not in ELEMENTWISE or node.multi or node.function is not None:
         return False
     value = graph.values[node.outputs[0]]
     if value.shape != shape or value.dtype != dtype or np.dtype(dtype).kind != "f":

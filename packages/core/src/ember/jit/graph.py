@@ -12,17 +12,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ember.tensor.registry import PRIMITIVES
+
 
 @dataclass
 class Node:
     """``outputs = PRIMITIVES[op].apply(*inputs, **attrs)``; ``multi`` when the op returns a
-    tuple (then ``outputs`` has one id per element, in order)."""
+    tuple (then ``outputs`` has one id per element, in order). A user's custom
+    ``ember.autograd.Function`` is not a registered primitive: its class is kept in
+    ``function`` (such a graph replays in this process but cannot be saved)."""
 
     op: str
     attrs: dict
     inputs: list
     outputs: list
     multi: bool = False
+    function: type | None = None
+
+    @property
+    def cls(self) -> type:
+        """The Function class this node applies."""
+        return self.function or PRIMITIVES[self.op]
 
 
 @dataclass

@@ -16,15 +16,16 @@ from ember.tensor.registry import PRIMITIVES
 from ember.tensor.tensor import Tensor
 
 
-def _random(op: str) -> bool:
-    return getattr(PRIMITIVES[op], "random", False)
+def _random(node) -> bool:
+    """Random ops, and custom Functions (nothing is known of them), are never folded or merged."""
+    return node.function is not None or getattr(PRIMITIVES[node.op], "random", False)
 
 
 def fold_constants(graph) -> None:
     """Evaluates the nodes whose inputs are all constants, once, into constants."""
     kept = []
     for node in graph.nodes:
-        if node.inputs and not _random(node.op) and all(
+        if node.inputs and not _random(node) and all(
                 graph.values[i].kind == "constant" for i in node.inputs):
             with no_grad():
                 out = PRIMITIVES[node.op].apply(*[Tensor(graph.constants[i]) for i in node.inputs],
@@ -58,7 +59,7 @@ def eliminate_common_subexpressions(graph) -> None:
     kept = []
     for node in graph.nodes:
         node.inputs = [alias.get(i, i) for i in node.inputs]
-        key = None if _random(node.op) else _attrs_key(node.attrs)
+        key = None if _random(node) else _attrs_key(node.attrs)
         if key is not None:
             key = (node.op, tuple(node.inputs), key)
             first = seen.get(key)

@@ -42,7 +42,7 @@ def run_autograd(graph, inputs: tuple, weights: dict) -> list:
     for vid, array in graph.constants.items():
         env[vid] = Tensor(array)
     for node in graph.nodes:
-        out = PRIMITIVES[node.op].apply(*[env[i] for i in node.inputs], **node.attrs)
+        out = node.cls.apply(*[env[i] for i in node.inputs], **node.attrs)
         if node.multi:
             for vid, tensor in zip(node.outputs, out):
                 env[vid] = tensor
@@ -90,8 +90,9 @@ class ArrayProgram:
                 steps.append((_chain_forward(chain, numexpr), {}, chain.operands,
                               [chain.output], False))
             elif id(node) not in inside:
-                steps.append((PRIMITIVES[node.op].forward, node.attrs, node.inputs,
-                              node.outputs, node.multi))
+                forward = _tensor_forward(node.function) if node.function else \
+                    PRIMITIVES[node.op].forward
+                steps.append((forward, node.attrs, node.inputs, node.outputs, node.multi))
         return cls(graph, steps)
 
     def __call__(self, inputs: tuple, weights: dict) -> list:
@@ -115,6 +116,15 @@ class ArrayProgram:
             else:
                 env[outs[0]] = _array(out)
         return [Tensor(env[vid]) for vid in graph.results()]
+
+
+def _tensor_forward(function):
+    """A custom Function (forward on Tensors) as an array step."""
+    def forward(ctx, *arrays, **attrs):
+        out = function.apply(*[Tensor(a) for a in arrays], **attrs)
+        return tuple(t._array for t in out) if out.__class__ is tuple else out._array
+
+    return forward
 
 
 def _chain_forward(chain, numexpr):

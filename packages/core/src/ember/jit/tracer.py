@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from ember.autograd.grad_mode import enable_grad
 from ember.autograd.observe import Observer, observing
 from ember.jit.graph import Graph, Node
+from ember.tensor.registry import PRIMITIVES
 from ember.tensor.tensor import Tensor
 
 
@@ -110,10 +111,14 @@ class _Recorder(Observer):
         graph = self.graph
         output_ids = []
         for tensor in out if multi else (out,):
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"jit.trace: {cls.name} returned a {type(tensor).__name__}; "
+                                "a traced op must return Tensors")
             vid = graph.add_value("node", len(graph.nodes), tensor._array)
             self.bind(tensor, vid)
             output_ids.append(vid)
-        graph.nodes.append(Node(cls.name, dict(attrs), input_ids, output_ids, multi))
+        custom = None if PRIMITIVES.get(cls.name) is cls else cls
+        graph.nodes.append(Node(cls.name, dict(attrs), input_ids, output_ids, multi, custom))
         return out
 
 

@@ -139,7 +139,7 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     builder = Builder(helper, numpy_helper, opset_version)
     names = _build(graph, weights, builder, input_names, output_names)
     for index, node in enumerate(graph.nodes):
-        symbolic = SYMBOLICS.get(node.op)
+        symbolic = None if node.function is not None else SYMBOLICS.get(node.op)
         step = Step(builder, graph, node, index, names)
         if symbolic is None:
             step.unsupported("has no ONNX form in ember.onnx (unsupported operator)")
