@@ -169,3 +169,27 @@ def test_dynamic_batch_flows_to_outputs_and_unused_constants_go():
     assert dims == [[5, "batch", 4], [1, "batch", 4], [1, "batch", 4]]
     used = {name for node in proto.graph.node for name in node.input}
     assert all(init.name in used for init in proto.graph.initializer)
+
+
+class _Cells(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTMCell(4, 5)
+        self.gru = nn.GRUCell(4, 5)
+        self.embed = nn.Embedding(7, 4)
+
+    def forward(self, x):
+        h, c = self.lstm(x)
+        g = self.gru(x, h)
+        tokens = (x.abs() * 3).to(ember.int64).clamp(0, 6)
+        looked_up = self.embed(tokens).sum(dim=1)
+        picked = x.index_select(1, ember.tensor([3, 0])).narrow(1, 1, 1)
+        masked = x.masked_fill(x < 0, -1.0)
+        return (h + c, g, looked_up, picked, masked.logsumexp(dim=1), x.prod(dim=0),
+                x.float().double())
+
+
+def test_cells_embedding_and_more_ops():
+    model = _Cells()
+    x = ember.randn(3, 4)
+    _check(model, x, _export(model, x))

@@ -153,7 +153,8 @@ def _where(step: Step) -> None:
 
 @symbolic("masked_fill")
 def _masked_fill(step: Step) -> None:
-    step.finish("Where", [step.inputs[1], step.scalar(step.attrs["value"]), step.inputs[0]])
+    a, mask, value = step.inputs
+    step.finish("Where", [mask, step.cast(value, step.dtype(2), step.out_dtype), a])
 
 
 # ---- products, convolution, pooling --------------------------------------------------------
