@@ -259,3 +259,24 @@ def test_custom_function_is_one_node_with_its_own_backward(tmp_path):
         np.testing.assert_allclose(traced(x).numpy(), fn(x).numpy(), rtol=1e-6)
     with pytest.raises(TypeError, match="custom Function '_ClippedGrad'"):
         ember.jit.save(traced, tmp_path / "custom.ejit")
+
+
+def test_detached_values_follow_the_inputs_and_block_gradients():
+    def fn(x, w):
+        h = x @ w
+        shifted = h - h.max(dim=1, keepdim=True).values.detach()  # data-dependent, no gradient
+        scale = h.data.abs().mean()
+        return shifted.exp().sum() * scale
+
+    x, w = ember.randn(3, 4), ember.randn(4, 5, requires_grad=True)
+    traced = ember.jit.trace(fn, (x, w))
+    assert "detach" in [node.op for node in traced.graph.nodes]
+    assert all(v.kind != "constant" for v in traced.graph.values)
+    other = ember.randn(3, 4) * 3
+    expected, got = fn(other, w), traced(other, w)
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ember.autograd.grad(got, [w])[0].numpy(),
+                               ember.autograd.grad(expected, [w])[0].numpy(), rtol=1e-5)
+    with ember.no_grad():
+        np.testing.assert_allclose(traced(other, w).numpy(), expected.detach().numpy(),
+                                   rtol=1e-5)

@@ -34,10 +34,14 @@ class _Recorder(Observer):
         self.named = named  # id(tensor) -> (kind, name)
         self.by_history = {}  # (id(grad_fn), output index) -> value id
         self.by_tensor = {}  # id(tensor) -> (value id, its version counter, count when bound)
-        self.keep = []  # the grad_fns and tensors above, alive so that their ids stay unique
+        self.by_array = {}  # id(array) -> value id of the traced value it holds
+        self.keep = []  # the grad_fns, tensors and arrays above, alive: their ids stay unique
         self.captured = {}  # name -> tensor: tensors requiring grad that a function captured
 
     def bind(self, tensor: Tensor, vid: int) -> None:
+        if self.graph.values[vid].kind != "constant":
+            self.by_array[id(tensor._array)] = vid
+            self.keep.append(tensor._array)
         fn = tensor.grad_fn
         if fn is not None:
             self.by_history[(id(fn), tensor._output_nr)] = vid
@@ -74,6 +78,13 @@ class _Recorder(Observer):
         if vid is not None:
             return vid
         kind, name = self.named.get(id(tensor), (None, None))
+        source = self.by_array.get(id(tensor._array))
+        if kind is None and source is not None:
+            # A new Tensor over a traced value's array: detach(), .data, detach_() ...
+            vid = self.graph.add_value("node", len(self.graph.nodes), tensor._array)
+            self.graph.nodes.append(Node("detach", {}, [source], [vid], True))
+            self.bind(tensor, vid)
+            return vid
         if kind is None and tensor._rg:
             kind, name = "parameter", f"captured_{len(self.captured)}"
             self.captured[name] = tensor

@@ -52,6 +52,26 @@ class Clone(Function):
         return grad
 
 
+@primitive("detach")
+class Detach(Function):
+    """``x``'s values outside autograd, as ``Tensor.detach()`` and ``.data`` give them (a view).
+
+    Eager ``detach()`` does not go through this op (it needs no graph node); ``ember.jit``
+    records a detached tensor with it, so that a replay blocks the gradient where eager mode
+    did. It returns a 1-tuple: tuple outputs are the ones autograd can mark non-differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        out = x.view()
+        ctx.mark_non_differentiable(out)
+        return (out,)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None
+
+
 @op("contiguous", method=True, function=False)
 def contiguous(self, memory_format=None):
     """Itself when C-contiguous, else a contiguous copy."""
