@@ -37,7 +37,8 @@ for _name, _op_type in {
     "minimum": "Min", "neg": "Neg", "relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid",
     "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "reciprocal": "Reciprocal",
     "erf": "Erf", "sin": "Sin", "cos": "Cos", "floor": "Floor", "ceil": "Ceil", "sign": "Sign",
-    "clone": "Identity", "detach": "Identity", "logical_not": "Not", "logical_and": "And", "logical_or": "Or",
+    "clone": "Identity", "detach": "Identity", "logical_not": "Not", "logical_and": "And",
+    "logical_or": "Or",
 }.items():
     SYMBOLICS[_name] = _elementwise(_op_type)
 
