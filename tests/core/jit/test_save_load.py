@@ -81,7 +81,8 @@ def _rewrite(tmp_path, module, edit):
         data = json.loads(file.metadata()[FORMAT])
         tensors = {name: file.get_tensor(name) for name in file.keys()}
     edit(data, tensors)
-    path.write_bytes(safetensors.numpy.save(tensors, metadata={FORMAT: json.dumps(data)}))
+    text = json.dumps(data).replace('"DEEP"', DEEP)
+    path.write_bytes(safetensors.numpy.save(tensors, metadata={FORMAT: text}))
     return path
 
 
@@ -93,6 +94,9 @@ def _set(path_keys, value):
         target[path_keys[-1]] = value
 
     return edit
+
+
+DEEP = "[" * 5000 + "1" + "]" * 5000  # json.dumps itself would not write this
 
 
 HOSTILE = [
@@ -110,6 +114,10 @@ HOSTILE = [
     ("bad output", _set(["graphs", 0, "outputs"], [12345]), "output must be an integer"),
     ("bad spec", _set(["graphs", 0, "output_spec"], {"kind": "set", "items": []}),
      "bad output structure"),
+    ("wrong attribute", _set(["graphs", 0, "nodes", 0, 1, "shell"], "rm -rf"),
+     "does not take 2 inputs and attributes"),
+    ("deep nesting", _set(["graphs", 0, "nodes", 0, 1, "geometry"], "DEEP"),
+     "nested too deeply"),
 ]
 
 

@@ -9,6 +9,7 @@ shapes the graph expects) and anything else is a ValueError that says what is wr
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 
@@ -169,6 +170,11 @@ def _read_nodes(check: _Checker, data: list, values: list, where: str) -> list:
         check.that(isinstance(inputs, list) and isinstance(outputs, list) and outputs
                    and isinstance(multi, bool) and (multi or len(outputs) == 1),
                    f"{here}: inputs and outputs must be lists of value ids")
+        try:  # the op's forward must take these inputs and attributes
+            inspect.signature(PRIMITIVES[op].forward).bind(None, *inputs, **node_attrs)
+        except TypeError as error:
+            check.fail(f"{here}: op {op!r} does not take {len(inputs)} inputs and attributes "
+                       f"{sorted(node_attrs)} ({error})")
         for vid in inputs:
             check.index(vid, len(values), f"{here} input")
             check.that(vid in ready, f"{here} reads value {vid} before it is computed")
@@ -308,8 +314,8 @@ def load(f) -> TracedModule:
     check = _Checker(path)
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as error:
-        check.fail(f"the graph is not valid JSON ({error})")
+    except (json.JSONDecodeError, RecursionError) as error:
+        check.fail(f"the graph is not valid JSON, or nested too deeply ({error})")
     check.that(isinstance(data, dict) and data.get("format") == FORMAT,
                f"the JSON is not an {FORMAT} graph")
     check.that(data.get("version") == VERSION,
@@ -325,7 +331,10 @@ def load(f) -> TracedModule:
     graphs = data.get("graphs")
     check.that(isinstance(graphs, list) and graphs, "graphs must be a non-empty list")
     check.that(isinstance(data.get("training"), bool), "training must be a boolean")
-    graphs = [_read_graph(check, g, i, tensors, kinds) for i, g in enumerate(graphs)]
+    try:
+        graphs = [_read_graph(check, g, i, tensors, kinds) for i, g in enumerate(graphs)]
+    except RecursionError:
+        check.fail("an attribute or the output structure is nested too deeply")
     aliases = data.get("aliases", {})
     check.that(isinstance(aliases, dict) and all(
         isinstance(k, str) and k not in kinds and v in kinds for k, v in aliases.items()),
