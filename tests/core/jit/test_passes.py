@@ -128,3 +128,13 @@ def test_intermediates_are_freed_after_their_last_read():
     for index, step in enumerate(steps):  # freed where read last
         for vid in step[-1]:
             assert vid in step[2] and all(vid not in later[2] for later in steps[index + 1:])
+
+
+def test_non_finite_constants_are_not_fused():
+    def fn(x):
+        return (x.tanh() + float("inf")).exp().neg()
+
+    traced = ember.jit.trace(fn, ember.randn(4))
+    assert [[n.op for n in c] for c in fusion.find_chains(traced.graph)] == [["exp", "neg"]]
+    with ember.no_grad():
+        np.testing.assert_array_equal(traced(ember.ones(4)).numpy(), fn(ember.ones(4)).numpy())

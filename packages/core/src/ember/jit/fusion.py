@@ -150,6 +150,8 @@ class Chain:
 def _fusible(graph, node, shape, dtype) -> bool:
     if node.op not in ELEMENTWISE or node.multi or node.function is not None:
         return False
+    if not all(np.isfinite(v) for v in node.attrs.values()):  # no inf/nan literal in C or numexpr
+        return False
     value = graph.values[node.outputs[0]]
     if value.shape != shape or value.dtype != dtype or np.dtype(dtype).kind != "f":
         return False
