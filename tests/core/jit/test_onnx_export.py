@@ -193,3 +193,12 @@ def test_cells_embedding_and_more_ops():
     model = _Cells()
     x = ember.randn(3, 4)
     _check(model, x, _export(model, x))
+
+
+@pytest.mark.parametrize("opset", [17, 18, 21])
+def test_opsets(opset):
+    def fn(x):
+        return x.amax(dim=1), x.max(dim=-1).values, x.logsumexp(dim=0), x.sum(dim=(0, 1))
+
+    x = ember.randn(2, 3, 4)
+    _check(fn, x, _export(fn, x, opset_version=opset))
