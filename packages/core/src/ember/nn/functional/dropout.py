@@ -43,7 +43,8 @@ class DropoutMask(Function):
 
 def _masked(input: Tensor, p: float, mask_shape: tuple, inplace: bool) -> Tensor:
     """``input * mask`` with mask ~ Bernoulli(1 - p) / (1 - p), broadcast from ``mask_shape``."""
-    mask = DropoutMask.apply(input, p=p, shape=tuple(mask_shape))
+    # detached: the mask needs no gradient, and no graph node (jit still sees where it comes from)
+    mask = DropoutMask.apply(input.detach(), p=p, shape=tuple(mask_shape))
     return input.mul_(mask) if inplace else input * mask
 
 
