@@ -114,9 +114,9 @@ $(CUDA_STAMP): $(STAMP)
 	@touch $@
 
 test-gpu: $(GPU_DEPS)
-	@PYTHONPATH=$(SRC_PATH) $(GPU_PYTHON) -c "import ember, sys; sys.exit(0 if \
+	@PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -c "import ember, sys; sys.exit(0 if \
 		ember.cuda.is_available() else 'make test-gpu: cupy sees no CUDA GPU here')"
-	PYTHONPATH=$(SRC_PATH) $(GPU_PYTHON) -m pytest -k cuda $(PYTEST_ARGS)
+	PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -m pytest -k cuda $(PYTEST_ARGS)
 
 clean:
 	find . -path ./.git -prune -o -path ./$(VENV) -prune -o -path ./$(BENCH_VENV) -prune -o \
