@@ -25,15 +25,14 @@ from ember.hub.download import (
     load_state_dict_from_url,
     set_dir,
 )
-from ember.hub.repos import entrypoint, entrypoints, import_hubconf, repository_dir
+from ember.hub.repos import entrypoint, entrypoints, hubconf, repository_dir
 
 __all__ = ["HASH_REGEX", "download_url_to_file", "get_dir", "help", "list", "load",
            "load_state_dict_from_url", "set_dir"]
 
 
 def _hubconf(repo_or_dir, source, trust_repo, force_reload, caller):
-    return import_hubconf(repository_dir(repo_or_dir, source, trust_repo, force_reload, caller),
-                          caller)
+    return hubconf(repository_dir(repo_or_dir, source, trust_repo, force_reload, caller), caller)
 
 
 def list(repo_or_dir: str | os.PathLike, force_reload: bool = False,  # noqa: A001
@@ -47,14 +46,15 @@ def list(repo_or_dir: str | os.PathLike, force_reload: bool = False,  # noqa: A0
         >>> "small_cnn" in ember.hub.list("path/to/ember", source="local")
         True
     """
-    return entrypoints(_hubconf(repo_or_dir, source, trust_repo, force_reload, "list"))
+    with _hubconf(repo_or_dir, source, trust_repo, force_reload, "list") as module:
+        return entrypoints(module)
 
 
 def help(repo_or_dir: str | os.PathLike, model: str, force_reload: bool = False,  # noqa: A001
          skip_validation: bool = False, trust_repo=None, *, source: str = "github") -> str:
     """The docstring of the entry point ``model`` (empty when it has none)."""
-    module = _hubconf(repo_or_dir, source, trust_repo, force_reload, "help")
-    return entrypoint(module, model, "help").__doc__ or ""
+    with _hubconf(repo_or_dir, source, trust_repo, force_reload, "help") as module:
+        return entrypoint(module, model, "help").__doc__ or ""
 
 
 def load(repo_or_dir: str | os.PathLike, model: str, *args, source: str = "github",
@@ -77,5 +77,5 @@ def load(repo_or_dir: str | os.PathLike, model: str, *args, source: str = "githu
         RuntimeError: an untrusted repository, missing ``dependencies``, or no such entry point.
         FileNotFoundError: no ``hubconf.py``, or a path that does not exist.
     """
-    module = _hubconf(repo_or_dir, source, trust_repo, force_reload, "load")
-    return entrypoint(module, model, "load")(*args, **kwargs)
+    with _hubconf(repo_or_dir, source, trust_repo, force_reload, "load") as module:
+        return entrypoint(module, model, "load")(*args, **kwargs)

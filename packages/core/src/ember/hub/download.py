@@ -67,8 +67,8 @@ def download_url_to_file(url: str, dst: str | os.PathLike, hash_prefix: str | No
 
     Raises:
         ValueError: for a URL of another scheme.
-        RuntimeError: when the SHA-256 does not start with ``hash_prefix``; nothing is left at
-            ``dst`` or beside it.
+        RuntimeError: when the SHA-256 does not start with ``hash_prefix`` or the download
+            ends early; nothing is left at ``dst`` or beside it.
         urllib.error.URLError: when the URL cannot be read.
     """
     dst = os.path.expanduser(os.fspath(dst))
@@ -79,10 +79,15 @@ def download_url_to_file(url: str, dst: str | os.PathLike, hash_prefix: str | No
             size = response.headers.get("Content-Length")
             with tqdm(total=int(size) if size else None, disable=not progress, unit="B",
                       unit_scale=True, unit_divisor=1024) as bar:
+                received = 0
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     file.write(chunk)
                     digest.update(chunk)
                     bar.update(len(chunk))
+                    received += len(chunk)
+            if size and received != int(size):
+                raise RuntimeError(f"download_url_to_file({url!r}): the connection ended after "
+                                   f"{received} of {size} bytes; the file was not kept")
             file.flush()
             os.fsync(file.fileno())
         if hash_prefix is not None and not digest.hexdigest().startswith(hash_prefix):

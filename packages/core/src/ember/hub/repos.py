@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 from ember.hub.archives import extract
@@ -136,26 +137,47 @@ def _check_trusted(key: str, trust_repo, caller: str) -> None:
 # ---- hubconf.py -------------------------------------------------------------------------------
 
 
-def import_hubconf(repo_dir: str, caller: str):
-    """Imports ``<repo_dir>/hubconf.py`` (with the folder first on ``sys.path`` meanwhile) and
-    checks its ``dependencies`` list."""
+@contextmanager
+def hubconf(repo_dir: str, caller: str):
+    """``<repo_dir>/hubconf.py`` imported, its ``dependencies`` checked, for the block.
+
+    The folder is first on ``sys.path`` during the block (entry points may import the
+    repository's modules), and the modules imported from it leave ``sys.modules`` after, so
+    that another repository (or a new version of this one) gets its own.
+    """
     path = os.path.join(repo_dir, "hubconf.py")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"ember.hub.{caller}: no hubconf.py in {repo_dir}")
     module_name = "hubconf_" + hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
+    before = set(sys.modules)
     sys.path.insert(0, repo_dir)
     try:
         spec.loader.exec_module(module)
+        missing = [name for name in getattr(module, "dependencies", [])
+                   if importlib.util.find_spec(name) is None]
+        if missing:
+            raise RuntimeError(f"ember.hub.{caller}: missing dependencies of {repo_dir}: "
+                               f"{', '.join(missing)}")
+        yield module
     finally:
         sys.path.remove(repo_dir)
-    missing = [name for name in getattr(module, "dependencies", [])
-               if importlib.util.find_spec(name) is None]
-    if missing:
-        raise RuntimeError(f"ember.hub.{caller}: missing dependencies of {repo_dir}: "
-                           f"{', '.join(missing)}")
-    return module
+        _forget_modules_from(repo_dir, before)
+
+
+def _forget_modules_from(folder: str, before: set) -> None:
+    """Drops the modules imported since ``before`` through the ``sys.path`` entry ``folder``
+    (a top-level ``<folder>/<name>.py`` or ``<folder>/<name>/`` and its submodules)."""
+    folder = os.path.realpath(folder)
+    for name in set(sys.modules) - before:
+        top = name.partition(".")[0]
+        file = getattr(sys.modules.get(top), "__file__", None)
+        if file is None:
+            continue
+        relative = os.path.relpath(os.path.realpath(file), folder).split(os.sep)
+        if relative[0] in (top, f"{top}.py"):
+            del sys.modules[name]
 
 
 def entrypoint(module, model: str, caller: str):
