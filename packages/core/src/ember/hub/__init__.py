@@ -1,4 +1,4 @@
-"""``ember.hub``: models from a repository's ``hubconf.py`` and weights by URL, as ``torch.hub``.
+r"""``ember.hub``: models from a repository's ``hubconf.py`` and weights by URL, as ``torch.hub``.
 
 A hub repository is a folder (or an archive of one) whose ``hubconf.py`` defines entry points:
 public functions that build a model (their docstrings are the help) and an optional
@@ -10,7 +10,14 @@ Archives run only when trusted: the first ``load`` of a repository not in the tr
 ``trust_repo=True``. Local folders are yours and run without asking, as in PyTorch.
 
 Example:
-    >>> model = ember.hub.load("path/to/ember", "small_cnn", source="local", weights="DEFAULT")
+    >>> import pathlib
+    >>> pathlib.Path("repo").mkdir()
+    >>> _ = pathlib.Path("repo/hubconf.py").write_text(
+    ...     'def double(x):\n    "Twice x."\n    return 2 * x\n')
+    >>> ember.hub.list("repo", source="local"), ember.hub.help("repo", "double", source="local")
+    (['double'], 'Twice x.')
+    >>> ember.hub.load("repo", "double", 21, source="local")
+    42
 """
 
 from __future__ import annotations
@@ -41,10 +48,6 @@ def list(repo_or_dir: str | os.PathLike, force_reload: bool = False,  # noqa: A0
     """The entry points of a repository's ``hubconf.py``, sorted.
 
     ``skip_validation`` and ``verbose`` are PyTorch's GitHub options, accepted and unused.
-
-    Example:
-        >>> "small_cnn" in ember.hub.list("path/to/ember", source="local")
-        True
     """
     with _hubconf(repo_or_dir, source, trust_repo, force_reload, "list") as module:
         return entrypoints(module)

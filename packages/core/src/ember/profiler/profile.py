@@ -88,9 +88,12 @@ class profile:  # noqa: N801  (PyTorch's name)
     recording (and warming up), never during a schedule's ``wait`` steps.
 
     Example:
+        >>> x = ember.ones(3, requires_grad=True)
         >>> with ember.profiler.profile() as prof:
-        ...     (ember.ones(3, requires_grad=True) * 2).sum().backward()
-        >>> print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=5))
+        ...     (x * x).sum().backward()
+        >>> [(avg.key, avg.count) for avg in prof.key_averages()]
+        [('mul', 1), ('sum', 1), ('SumBackward0', 1), ('MulBackward0', 1)]
+        >>> table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=5)
     """
 
     def __init__(self, *, activities=None, schedule=None, on_trace_ready=None,
