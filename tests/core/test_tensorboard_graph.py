@@ -1,26 +1,18 @@
-"""SummaryWriter.add_graph: the traced graph written as a GraphDef event, read back."""
+"""SummaryWriter.add_graph: the traced graph written as a GraphDef, read back with TensorBoard's
+own EventAccumulator."""
 
-import glob
-import struct
-
-from tensorboardX.proto import event_pb2, graph_pb2
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import ember
 import ember.nn as nn
 from ember.utils.tensorboard import SummaryWriter
 
 
-def _events(log_dir):
-    """Every Event in the run's event files (TFRecord: length, crc, data, crc)."""
-    events = []
-    for path in glob.glob(f"{log_dir}/events.out.tfevents.*"):
-        data = open(path, "rb").read()
-        offset = 0
-        while offset < len(data):
-            (length,) = struct.unpack_from("<Q", data, offset)
-            events.append(event_pb2.Event.FromString(data[offset + 12:offset + 12 + length]))
-            offset += 12 + length + 4
-    return events
+def _graph(log_dir):
+    accumulator = EventAccumulator(str(log_dir))
+    accumulator.Reload()
+    assert accumulator.Tags()["graph"]
+    return accumulator.Graph()
 
 
 class _Block(nn.Module):
@@ -37,9 +29,7 @@ def test_add_graph_writes_a_readable_graph_def(tmp_path, capsys):
     with SummaryWriter(str(tmp_path)) as writer:
         writer.add_graph(_Block(), ember.randn(2, 1, 4, 4), verbose=True)
     assert "conv2d" in capsys.readouterr().out
-    graphs = [e.graph_def for e in _events(tmp_path) if e.HasField("graph_def")]
-    assert len(graphs) == 1
-    graph = graph_pb2.GraphDef.FromString(graphs[0])
+    graph = _graph(tmp_path)
     nodes = {node.name: node for node in graph.node}
     assert {"input/0", "conv/weight", "head/weight", "head/bias", "output/0"} <= set(nodes)
     conv = next(node for node in graph.node if node.op == "conv2d")
@@ -55,6 +45,5 @@ def test_add_graph_writes_a_readable_graph_def(tmp_path, capsys):
 def test_add_graph_of_a_function_with_several_inputs(tmp_path):
     with SummaryWriter(str(tmp_path)) as writer:
         writer.add_graph(lambda a, b: (a * b).sum(), (ember.ones(3), ember.ones(3)))
-    graph = graph_pb2.GraphDef.FromString(
-        next(e.graph_def for e in _events(tmp_path) if e.HasField("graph_def")))
+    graph = _graph(tmp_path)
     assert [node.op for node in graph.node] == ["input", "input", "mul", "sum", "output"]
