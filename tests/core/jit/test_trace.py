@@ -280,3 +280,12 @@ def test_detached_values_follow_the_inputs_and_block_gradients():
     with ember.no_grad():
         np.testing.assert_allclose(traced(other, w).numpy(), expected.detach().numpy(),
                                    rtol=1e-5)
+
+
+def test_numpy_of_a_traced_value_warns():
+    def fn(x):
+        values = x.detach().numpy()
+        return x * float(np.abs(values).max())
+
+    with pytest.warns(TracerWarning, match="Tensor.numpy"):
+        ember.jit.trace(fn, ember.randn(3))

@@ -98,7 +98,14 @@ class _Recorder(Observer):
 
     def traced(self, tensor: Tensor) -> bool:
         """Whether ``tensor`` depends on the inputs or weights (not a constant)."""
-        vid = self.known(tensor) if isinstance(tensor, Tensor) else None
+        if not isinstance(tensor, Tensor):
+            return False
+        try:
+            vid = self.known(tensor)
+        except RuntimeError:  # written in place out of sight: it came from a traced value
+            return True
+        if vid is None:  # a new Tensor over a traced value's array (detach(), .data)
+            vid = self.by_array.get(id(tensor._array))
         return vid is not None and self.graph.values[vid].kind != "constant"
 
     def write(self, target, value) -> None:
@@ -134,7 +141,8 @@ class _Recorder(Observer):
 
 
 # Converting a traced value to Python freezes whatever depends on it: warn where that happens.
-_PYTHON_CONVERSIONS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist")
+_PYTHON_CONVERSIONS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist",
+                       "numpy", "__array__")
 
 
 @contextmanager
