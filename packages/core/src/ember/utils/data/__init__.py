@@ -3,6 +3,7 @@
 from ember.utils.data._worker import WorkerInfo, get_worker_info
 from ember.utils.data.collate import default_collate, default_convert
 from ember.utils.data.dataloader import DataLoader
+from ember.utils.data.distributed import DistributedSampler
 from ember.utils.data.dataset import (
     ChainDataset,
     ConcatDataset,
@@ -22,7 +23,7 @@ from ember.utils.data.sampler import (
 )
 
 __all__ = [
-    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
+    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
     "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
     "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo",
     "default_collate", "default_convert", "get_worker_info", "random_split",
