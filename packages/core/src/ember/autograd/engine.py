@@ -25,7 +25,6 @@ from ember.backend import ensure_float_warnings_hidden, xp_of
 from ember.tensor.registry import lookup
 from ember.tensor.tensor import Tensor
 
-
 # The final callbacks of the backward now running (None outside a backward).
 _callbacks: list | None = None
 

@@ -1,4 +1,4 @@
-"""cupy's NCCL bindings, for ``ember.distributed``'s nccl backend (only the backend imports cupy)."""
+"""cupy's NCCL bindings for ember.distributed's nccl backend (only the backend imports cupy)."""
 
 from __future__ import annotations
 

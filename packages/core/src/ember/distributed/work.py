@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 
-from ember.distributed.errors import DistBackendError
-
 _SPIN_SECONDS = 1e-3  # poll without sleeping this long first: most waits end within it
 _MAX_SLEEP = 1e-3
 

@@ -3,7 +3,6 @@
 from ember.utils.data._worker import WorkerInfo, get_worker_info
 from ember.utils.data.collate import default_collate, default_convert
 from ember.utils.data.dataloader import DataLoader
-from ember.utils.data.distributed import DistributedSampler
 from ember.utils.data.dataset import (
     ChainDataset,
     ConcatDataset,
@@ -13,6 +12,7 @@ from ember.utils.data.dataset import (
     TensorDataset,
     random_split,
 )
+from ember.utils.data.distributed import DistributedSampler
 from ember.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
