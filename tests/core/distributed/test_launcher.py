@@ -11,7 +11,9 @@ pytest.importorskip("mpi4py", reason="the launcher needs the distributed extra's
 
 
 def without_root(command: list) -> list:
-    return [part for part in command if part != "--allow-run-as-root"]
+    """The command without the options every launch gets."""
+    assert command[1:3] == ["-x", "OMP_NUM_THREADS"]  # the ranks' thread count, also remotely
+    return [command[0]] + [part for part in command[3:] if part != "--allow-run-as-root"]
 
 
 def test_one_machine():

@@ -1,0 +1,176 @@
+"""Data-parallel scaling of the Fashion-MNIST CNN on this machine's cores, and how much of the
+gradient all-reduce backward hides.
+
+    .venv/bin/python benchmarks/bench_distributed.py [--ranks 1 2] [--steps 40]
+
+For each rank count it starts ``mpirun -n R`` on this file (one BLAS thread per rank, per-rank
+batch 64, so R ranks train on R times the samples per step) and reports
+
+- samples per second: every rank's (batch x steps / time) summed, and the scaling efficiency
+  against one rank (total throughput / (R x one rank's));
+- the share of all-reduce time hidden behind backward, per bucket size: backward with DDP's
+  overlapped all-reduces (``t_ddp``), backward under ``no_sync`` (``t_local``), and the same
+  buckets all-reduced blocking after a barrier (``t_comm``, the communication alone):
+  hidden = 1 - (t_ddp - t_local) / t_comm, medians over alternating iterations. ``t_ddp`` also
+  holds the copies into the buckets and any wait for a slower peer, so a loaded machine can
+  make the share negative. With the default 25 MB the CNN's 0.9 MB of gradients is
+  one bucket, ready only at the end of backward, so little can hide; smaller buckets let the
+  classifier's gradients travel during the convolutions' backward.
+
+Numbers from a shared machine are noisy: the script prints the spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BATCH = 64
+BUCKET_CAPS_MB = (25.0, 0.25)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
+    parser.add_argument("--overlap-iterations", type=int, default=30)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def worker(args) -> None:
+    import numpy as np
+
+    import ember
+    import ember.distributed as dist
+    import ember.nn.functional as F
+    from ember.nn.parallel import DistributedDataParallel
+
+    sys.path.insert(0, str(REPO / "examples"))
+    from fashion_mnist import Net
+
+    dist.init_process_group("mpi")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    rng = np.random.default_rng(rank)
+    images = ember.tensor(rng.normal(size=(BATCH, 1, 28, 28)).astype("float32"))
+    labels = ember.tensor(rng.integers(0, 10, BATCH))
+    ember.manual_seed(0)
+    report = {"rank": rank}
+
+    model = DistributedDataParallel(Net())
+    optimizer = ember.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        optimizer.zero_grad()
+        F.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+
+    for _ in range(5):
+        step()
+    rates = []
+    for _ in range(3):
+        dist.barrier()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        rates.append(BATCH * args.steps / (time.perf_counter() - start))
+    report["samples_per_s"] = rates
+
+    if world > 1:
+        report["overlap"] = {str(cap): overlap(model.module, cap, images, labels, args)
+                             for cap in BUCKET_CAPS_MB}
+    # each rank prints its report as one JSON line; the launching process collects them
+    print("REPORT " + json.dumps(report), flush=True)
+    dist.destroy_process_group()
+
+
+def overlap(net, cap_mb: float, images, labels, args) -> dict:
+    """Backward times with overlapped all-reduce, without any, and the blocking all-reduce."""
+    import ember
+    import ember.distributed as dist
+    import ember.nn.functional as F
+    from ember.nn.parallel import DistributedDataParallel
+
+    model = DistributedDataParallel(net, bucket_cap_mb=cap_mb)
+    flats = [ember.Tensor(bucket.flat) for bucket in model._buckets]
+    t_ddp, t_local, t_comm = [], [], []
+    for _ in range(args.overlap_iterations + 3):
+        model.zero_grad()
+        loss = F.cross_entropy(model(images), labels)
+        dist.barrier()
+        start = time.perf_counter()
+        loss.backward()
+        t_ddp.append(time.perf_counter() - start)
+        model.zero_grad()
+        with model.no_sync():
+            loss = F.cross_entropy(model(images), labels)
+        dist.barrier()
+        start = time.perf_counter()
+        loss.backward()
+        t_local.append(time.perf_counter() - start)
+        dist.barrier()  # the communication alone, without waiting for a slower peer
+        start = time.perf_counter()
+        works = [dist.all_reduce(flat, async_op=True) for flat in flats]
+        for work in works:
+            work.wait()
+        t_comm.append(time.perf_counter() - start)
+    for handle in model._handles:
+        handle.remove()
+    ddp, local, comm = (statistics.median(t[3:]) for t in (t_ddp, t_local, t_comm))
+    return {"buckets": len(flats), "t_ddp_ms": 1e3 * ddp, "t_local_ms": 1e3 * local,
+            "t_comm_ms": 1e3 * comm, "hidden": 1 - (ddp - local) / comm}
+
+
+def launch(ranks: int, args) -> list:
+    from ember.distributed.run import mpirun_command
+
+    command = mpirun_command(["--nproc-per-node", str(ranks), __file__, "--worker",
+                              "--steps", str(args.steps), "--overlap-iterations",
+                              str(args.overlap_iterations)])
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1200)
+    if done.returncode != 0:
+        sys.exit(f"{ranks} ranks failed:\n{done.stderr}")
+    reports = [json.loads(line[len("REPORT "):]) for line in done.stdout.splitlines()
+               if line.startswith("REPORT ")]
+    return sorted(reports, key=lambda r: r["rank"])
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.worker:
+        worker(args)
+        return
+    print(f"Fashion-MNIST CNN, batch {BATCH} per rank, Adam, 1 BLAS thread per rank, "
+          f"{os.cpu_count()} cores; samples/s as median [min-max] of 3 runs of {args.steps} steps")
+    single = None
+    for ranks in args.ranks:
+        reports = launch(ranks, args)
+        total = sum(statistics.median(r["samples_per_s"]) for r in reports)
+        spread = ", ".join(f"rank {r['rank']}: {statistics.median(r['samples_per_s']):.0f} "
+                           f"[{min(r['samples_per_s']):.0f}-{max(r['samples_per_s']):.0f}]"
+                           for r in reports)
+        line = f"{ranks} rank(s): {total:.0f} samples/s ({spread})"
+        if ranks == 1:
+            single = total
+        elif single is not None:
+            line += f"; scaling efficiency {total / (ranks * single):.0%}"
+        print(line)
+        for cap in BUCKET_CAPS_MB if ranks > 1 else ():
+            for r in reports:
+                o = r["overlap"][str(cap)]
+                print(f"  bucket_cap_mb={cap:g} ({o['buckets']} buckets), rank {r['rank']}: "
+                      f"backward {o['t_local_ms']:.1f} ms alone, {o['t_ddp_ms']:.1f} ms with "
+                      f"DDP; blocking all-reduce {o['t_comm_ms']:.2f} ms; hidden "
+                      f"{o['hidden']:.0%}")
+
+
+if __name__ == "__main__":
+    main()
