@@ -35,7 +35,8 @@ from fashion_mnist import MEAN, STD, Net, evaluate  # noqa: E402  (the single-pr
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=EXAMPLES.parent / "data" / "fashion-mnist-subset")
+    parser.add_argument("--data", type=Path,
+                        default=EXAMPLES.parent / "data" / "fashion-mnist-subset")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64, help="samples per rank and step")
     parser.add_argument("--lr", type=float, default=2e-3)
