@@ -52,10 +52,11 @@ class DistributedDataParallel(Module):
     without it such a backward raises. ``no_sync()`` skips the averaging, for gradient
     accumulation.
 
-    Example (run with ``python -m ember.distributed.run --nproc-per-node 2 train.py``):
-        >>> dist.init_process_group("mpi")                      # doctest: +SKIP
-        >>> model = nn.parallel.DistributedDataParallel(net)   # doctest: +SKIP
-        >>> F.cross_entropy(model(x), y).backward()            # doctest: +SKIP
+    In a script run by ``python -m ember.distributed.run --nproc-per-node 2 train.py``::
+
+        dist.init_process_group("mpi")
+        model = nn.parallel.DistributedDataParallel(net)
+        F.cross_entropy(model(x), y).backward()   # .grad: the average over the ranks
     """
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
