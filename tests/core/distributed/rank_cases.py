@@ -419,6 +419,10 @@ def destroy_then_init_again():
         dist.init_process_group("gloo")
     with pytest.raises(ValueError, match="timeout must be positive"):
         dist.init_process_group("mpi", timeout=0)
+    if not ember.cuda.is_available():
+        with pytest.raises(RuntimeError, match="nccl backend needs cupy"):
+            dist.init_process_group("nccl", init_method="file:///nonexistent", rank=0,
+                                    world_size=1)
     dist.init_process_group("mpi", timeout=5)
     assert dist.get_world_size() == 1
 
