@@ -97,7 +97,7 @@ def _check_given(engine, world_size: int, rank: int) -> None:
 
 def _nccl_engine(init_method, world_size: int, rank: int, timeout: float):
     from ember.backend import cupy_module
-    from ember.distributed.nccl import NCCLEngine, new_unique_id, nccl_module
+    from ember.distributed.nccl import NCCLEngine, nccl_module, new_unique_id
     from ember.distributed.store import FileStore
 
     nccl_module()  # a clear error without a GPU or NCCL
