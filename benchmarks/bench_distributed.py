@@ -16,6 +16,10 @@ batch 64, so R ranks train on R times the samples per step) and reports
   one bucket, ready only at the end of backward, so little can hide; smaller buckets let the
   classifier's gradients travel during the convolutions' backward.
 
+With ``--torch PYTHON`` (a Python with torch, e.g. ``.venv-bench/bin/python``) the same CNN
+also trains under PyTorch's DDP (gloo, the same ``mpirun``, one thread per rank), for the same
+throughput and scaling figures side by side.
+
 Numbers from a shared machine are noisy: the script prints the spread.
 """
 
@@ -30,7 +34,6 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 BATCH = 64
 BUCKET_CAPS_MB = (25.0, 0.25)
 
@@ -40,8 +43,63 @@ def parse_args(argv=None):
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
     parser.add_argument("--overlap-iterations", type=int, default=30)
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--torch", metavar="PYTHON", default=None,
+                        help="also run PyTorch DDP with this Python")
+    parser.add_argument("--worker", choices=("ember", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def make_net(nn):
+    """examples/fashion_mnist.py's CNN, written against ``torch.nn`` or ``ember.nn``."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Dropout(0.25),
+        nn.Linear(128, 10),
+    )
+
+
+def timed_steps(step, barrier, steps: int) -> list:
+    """Samples per second of three runs of ``steps`` steps, after five to warm up."""
+    for _ in range(5):
+        step()
+    rates = []
+    for _ in range(3):
+        barrier()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(BATCH * steps / (time.perf_counter() - start))
+    return rates
+
+
+def torch_worker(args) -> None:
+    import torch
+    import torch.distributed as tdist
+    import torch.nn.functional as tF  # noqa: N812
+    from torch.nn.parallel import DistributedDataParallel as TorchDDP
+
+    torch.set_num_threads(1)
+    rank = int(os.environ["OMPI_COMM_WORLD_RANK"])
+    world = int(os.environ["OMPI_COMM_WORLD_SIZE"])
+    tdist.init_process_group("gloo", init_method=f"file://{args.store}", rank=rank,
+                             world_size=world)
+    generator = torch.Generator().manual_seed(rank)
+    images = torch.randn(BATCH, 1, 28, 28, generator=generator)
+    labels = torch.randint(0, 10, (BATCH,), generator=generator)
+    torch.manual_seed(0)
+    model = TorchDDP(make_net(torch.nn))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        optimizer.zero_grad()
+        tF.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+
+    report = {"rank": rank, "samples_per_s": timed_steps(step, tdist.barrier, args.steps)}
+    print("REPORT " + json.dumps(report), flush=True)
+    tdist.destroy_process_group()
 
 
 def worker(args) -> None:
@@ -50,10 +108,8 @@ def worker(args) -> None:
     import ember
     import ember.distributed as dist
     import ember.nn.functional as F
+    from ember import nn
     from ember.nn.parallel import DistributedDataParallel
-
-    sys.path.insert(0, str(REPO / "examples"))
-    from fashion_mnist import Net
 
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -63,7 +119,7 @@ def worker(args) -> None:
     ember.manual_seed(0)
     report = {"rank": rank}
 
-    model = DistributedDataParallel(Net())
+    model = DistributedDataParallel(make_net(nn))
     optimizer = ember.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
@@ -71,16 +127,7 @@ def worker(args) -> None:
         F.cross_entropy(model(images), labels).backward()
         optimizer.step()
 
-    for _ in range(5):
-        step()
-    rates = []
-    for _ in range(3):
-        dist.barrier()
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        rates.append(BATCH * args.steps / (time.perf_counter() - start))
-    report["samples_per_s"] = rates
+    report["samples_per_s"] = timed_steps(step, dist.barrier, args.steps)
 
     if world > 1:
         report["overlap"] = {str(cap): overlap(model.module, cap, images, labels, args)
@@ -135,41 +182,55 @@ def overlap(net, cap_mb: float, images, labels, args) -> dict:
             "blocking_ms": block, "hidden": 1 - wait / block}
 
 
-def launch(ranks: int, args) -> list:
-    from ember.distributed.run import mpirun_command
+def launch(ranks: int, args, python: str | None = None) -> list:
+    """Every rank's report of one ``mpirun`` of this file (Ember's, or torch's with ``python``)."""
+    import tempfile
 
-    command = mpirun_command(["--nproc-per-node", str(ranks), __file__, "--worker",
-                              "--steps", str(args.steps), "--overlap-iterations",
-                              str(args.overlap_iterations)])
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1200)
+    from ember.distributed.run import find_mpirun
+
+    framework = "ember" if python is None else "torch"
+    with tempfile.TemporaryDirectory() as folder:
+        command = [find_mpirun(), "--allow-run-as-root", "--oversubscribe", "-n", str(ranks),
+                   python or sys.executable, __file__, "--worker", framework, "--steps",
+                   str(args.steps), "--overlap-iterations", str(args.overlap_iterations),
+                   "--store", str(Path(folder) / "store")]
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                   MKL_NUM_THREADS="1")
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1200)
     if done.returncode != 0:
-        sys.exit(f"{ranks} ranks failed:\n{done.stderr}")
+        sys.exit(f"{framework}, {ranks} ranks failed:\n{done.stderr}")
     reports = [json.loads(line[len("REPORT "):]) for line in done.stdout.splitlines()
                if line.startswith("REPORT ")]
     return sorted(reports, key=lambda r: r["rank"])
 
 
+def throughput_line(name: str, ranks: int, reports: list, single: float | None) -> float:
+    total = sum(statistics.median(r["samples_per_s"]) for r in reports)
+    spread = ", ".join(f"rank {r['rank']}: {statistics.median(r['samples_per_s']):.0f} "
+                       f"[{min(r['samples_per_s']):.0f}-{max(r['samples_per_s']):.0f}]"
+                       for r in reports)
+    line = f"{name} {ranks} rank(s): {total:.0f} samples/s ({spread})"
+    if single is not None and ranks > 1:
+        line += f"; scaling efficiency {total / (ranks * single):.0%}"
+    print(line, flush=True)
+    return total
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.worker:
+    if args.worker == "ember":
         worker(args)
+        return
+    if args.worker == "torch":
+        torch_worker(args)
         return
     print(f"Fashion-MNIST CNN, batch {BATCH} per rank, Adam, 1 BLAS thread per rank, "
           f"{os.cpu_count()} cores; samples/s as median [min-max] of 3 runs of {args.steps} steps")
-    single = None
+    single = {}
     for ranks in args.ranks:
         reports = launch(ranks, args)
-        total = sum(statistics.median(r["samples_per_s"]) for r in reports)
-        spread = ", ".join(f"rank {r['rank']}: {statistics.median(r['samples_per_s']):.0f} "
-                           f"[{min(r['samples_per_s']):.0f}-{max(r['samples_per_s']):.0f}]"
-                           for r in reports)
-        line = f"{ranks} rank(s): {total:.0f} samples/s ({spread})"
-        if ranks == 1:
-            single = total
-        elif single is not None:
-            line += f"; scaling efficiency {total / (ranks * single):.0%}"
-        print(line)
+        total = throughput_line("ember", ranks, reports, single.get("ember"))
+        single.setdefault("ember", total)
         for cap in BUCKET_CAPS_MB if ranks > 1 else ():
             for r in reports:
                 o = r["overlap"][str(cap)]
@@ -177,6 +238,10 @@ def main(argv=None) -> None:
                       f"backward {o['t_local_ms']:.1f} ms alone, {o['t_ddp_ms']:.1f} ms with "
                       f"DDP; all-reduce after backward {o['blocking_ms']:.2f} ms, DDP's wait "
                       f"at its end {o['wait_ms']:.2f} ms: hidden {o['hidden']:.0%}")
+        if args.torch:
+            total = throughput_line("torch", ranks, launch(ranks, args, args.torch),
+                                    single.get("torch"))
+            single.setdefault("torch", total)
 
 
 if __name__ == "__main__":
