@@ -23,6 +23,7 @@ from ember.nn.parallel import DistributedDataParallel
 from ember.utils.data import DistributedSampler
 
 CASES: dict = {}
+OUT = Path(".")  # the launch's output folder, set by main()
 
 
 def case(suite: str):
@@ -359,6 +360,19 @@ def buffers_are_broadcast_from_rank_0_at_each_forward():
 
 
 @case("ddp")
+def checkpoint_written_by_rank_0_loads_on_every_rank():
+    model = DistributedDataParallel(seeded(SmallCNN, dist.get_rank() + 10))
+    path = OUT / "checkpoint.safetensors"
+    if dist.get_rank() == 0:
+        ember.save({"model": model.module.state_dict()}, path)
+    dist.barrier()
+    assert sorted(p.name for p in OUT.iterdir() if "checkpoint" in p.name) == [path.name]
+    restored = SmallCNN()
+    restored.load_state_dict(ember.load(path)["model"])
+    assert_same_parameters(model.module, restored)  # rank 0's weights, everywhere
+
+
+@case("ddp")
 def zz_unused_parameter_without_the_flag_raises():
     import pytest
 
@@ -428,7 +442,9 @@ def destroy_then_init_again():
 
 
 def main() -> None:
+    global OUT
     suite, out = sys.argv[1], Path(sys.argv[2])
+    OUT = out
     dist.init_process_group("mpi", timeout=30)
     results = {}
     for name, function in CASES[suite].items():
