@@ -15,7 +15,7 @@ from ember.distributed.staging import buffer_of, finisher, write_back
 
 # numpy dtype -> dtype on the wire
 _WIRE = {np.dtype(name): np.dtype(name) for name in (
-    "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "complex64", "complex128")}
+    "float32", "float64", "int8", "int16", "int32", "int64", "uint8")}
 _WIRE[np.dtype("float16")] = np.dtype("float32")
 
 
