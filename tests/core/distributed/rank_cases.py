@@ -291,6 +291,26 @@ def ddp_with_many_small_buckets_equals_single_process():
 
 
 @case("ddp")
+def buckets_start_during_backward_in_order():
+    starts = []  # per bucket started: (its index, whether conv.weight's grad exists yet)
+
+    class Watched(DistributedDataParallel):
+        def _launch_ready(self):
+            first = self._next
+            super()._launch_ready()
+            starts.extend((index, self.module.conv.weight.grad is not None)
+                          for index in range(first, self._next))
+
+    model = Watched(seeded(SmallCNN, 0), bucket_cap_mb=1e-6)
+    x, y = shard(global_batches(1, 2)[0], 2)
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    assert [index for index, _ in starts] == list(range(len(model._buckets)))
+    assert starts[0] == (0, False)  # fc2's bucket left before the conv's gradient existed
+    assert starts[-1] == (len(model._buckets) - 1, True)
+
+
+@case("ddp")
 def ddp_state_dict_has_the_module_prefix():
     model = DistributedDataParallel(nn.Linear(2, 2))
     assert list(model.state_dict()) == ["module.weight", "module.bias"]
