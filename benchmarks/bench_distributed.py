@@ -7,7 +7,10 @@ For each rank count it starts ``mpirun -n R`` on this file (one BLAS thread per 
 batch 64, so R ranks train on R times the samples per step) and reports
 
 - samples per second: every rank's (batch x steps / time) summed, and the scaling efficiency
-  against one rank (total throughput / (R x one rank's));
+  against one rank (total throughput / (R x one rank's)); beside it, the same R processes each
+  training a model of its own without any communication, in turns with the DDP runs: what the
+  cores give R concurrent trainings at all (caches and memory bandwidth are shared), and how
+  much of that DDP keeps;
 - the share of all-reduce time hidden behind backward, per bucket size: how long DDP's final
   callback waits for the buckets at the end of backward (``wait``, with the copy back into
   ``.grad``), against the same buckets all-reduced right after a backward under ``no_sync``
@@ -60,18 +63,30 @@ def make_net(nn):
     )
 
 
-def timed_steps(step, barrier, steps: int) -> list:
-    """Samples per second of three runs of ``steps`` steps, after five to warm up."""
-    for _ in range(5):
-        step()
-    rates = []
-    for _ in range(3):
-        barrier()
-        start = time.perf_counter()
-        for _ in range(steps):
+def timed_steps(steps_by_name: dict, barrier, steps: int) -> dict:
+    """Samples per second of three runs of ``steps`` steps of each step function, the functions
+    taking turns (a busy phase of a shared machine hits all), after five steps to warm up."""
+    rates = {name: [] for name in steps_by_name}
+    for step in steps_by_name.values():
+        for _ in range(5):
             step()
-        rates.append(BATCH * steps / (time.perf_counter() - start))
+    for _ in range(3):
+        for name, step in steps_by_name.items():
+            barrier()
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            rates[name].append(BATCH * steps / (time.perf_counter() - start))
     return rates
+
+
+def train_step(model, optimizer, cross_entropy, images, labels):
+    def step():
+        optimizer.zero_grad()
+        cross_entropy(model(images), labels).backward()
+        optimizer.step()
+
+    return step
 
 
 def torch_worker(args) -> None:
@@ -89,15 +104,15 @@ def torch_worker(args) -> None:
     images = torch.randn(BATCH, 1, 28, 28, generator=generator)
     labels = torch.randint(0, 10, (BATCH,), generator=generator)
     torch.manual_seed(0)
+    plain = make_net(torch.nn)
     model = TorchDDP(make_net(torch.nn))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        optimizer.zero_grad()
-        tF.cross_entropy(model(images), labels).backward()
-        optimizer.step()
-
-    report = {"rank": rank, "samples_per_s": timed_steps(step, tdist.barrier, args.steps)}
+    steps = {
+        "independent": train_step(plain, torch.optim.Adam(plain.parameters(), lr=1e-3),
+                                  tF.cross_entropy, images, labels),
+        "samples_per_s": train_step(model, torch.optim.Adam(model.parameters(), lr=1e-3),
+                                    tF.cross_entropy, images, labels),
+    }
+    report = {"rank": rank, **timed_steps(steps, tdist.barrier, args.steps)}
     print("REPORT " + json.dumps(report), flush=True)
     tdist.destroy_process_group()
 
@@ -117,17 +132,15 @@ def worker(args) -> None:
     images = ember.tensor(rng.normal(size=(BATCH, 1, 28, 28)).astype("float32"))
     labels = ember.tensor(rng.integers(0, 10, BATCH))
     ember.manual_seed(0)
-    report = {"rank": rank}
-
+    plain = make_net(nn)
     model = DistributedDataParallel(make_net(nn))
-    optimizer = ember.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        optimizer.zero_grad()
-        F.cross_entropy(model(images), labels).backward()
-        optimizer.step()
-
-    report["samples_per_s"] = timed_steps(step, dist.barrier, args.steps)
+    steps = {
+        "independent": train_step(plain, ember.optim.Adam(plain.parameters(), lr=1e-3),
+                                  F.cross_entropy, images, labels),
+        "samples_per_s": train_step(model, ember.optim.Adam(model.parameters(), lr=1e-3),
+                                    F.cross_entropy, images, labels),
+    }
+    report = {"rank": rank, **timed_steps(steps, dist.barrier, args.steps)}
 
     if world > 1:
         report["overlap"] = {str(cap): overlap(model.module, cap, images, labels, args)
@@ -211,7 +224,10 @@ def throughput_line(name: str, ranks: int, reports: list, single: float | None) 
                        for r in reports)
     line = f"{name} {ranks} rank(s): {total:.0f} samples/s ({spread})"
     if single is not None and ranks > 1:
-        line += f"; scaling efficiency {total / (ranks * single):.0%}"
+        alone = sum(statistics.median(r["independent"]) for r in reports)
+        line += (f"; scaling efficiency {total / (ranks * single):.0%}; {ranks} processes "
+                 f"training alone at the same time: {alone:.0f} samples/s, DDP reaches "
+                 f"{total / alone:.0%} of that")
     print(line, flush=True)
     return total
 
