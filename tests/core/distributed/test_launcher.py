@@ -11,9 +11,16 @@ pytest.importorskip("mpi4py", reason="the launcher needs the distributed extra's
 
 
 def without_root(command: list) -> list:
-    """The command without the options every launch gets."""
+    """The command without the options every launch of several ranks gets."""
     assert command[1:3] == ["-x", "OMP_NUM_THREADS"]  # the ranks' thread count, also remotely
     return [command[0]] + [part for part in command[3:] if part != "--allow-run-as-root"]
+
+
+def test_one_process_keeps_the_thread_count(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert "-x" not in mpirun_command(["train.py"])
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert "-x" in mpirun_command(["train.py"])
 
 
 def test_one_machine():

@@ -12,10 +12,11 @@ per line, Open MPI's format) it starts ``--nproc-per-node`` processes on each of
 can use (ssh). As root (containers) ``--allow-run-as-root`` is added, which Open MPI otherwise
 refuses.
 
-As ``torchrun``, it sets ``OMP_NUM_THREADS=1`` for the ranks unless it is set already: several
-ranks each running as many BLAS threads as there are cores fight over them (measured: the
-Fashion-MNIST CNN on 2 ranks of a 2-core machine trained at 20 samples/s per rank with the
-default threads). Plain ``mpirun -n N python train.py`` works too; set the variable yourself.
+As ``torchrun``, it sets ``OMP_NUM_THREADS=1`` for several ranks per machine unless it is set
+already: ranks that each run as many BLAS threads as there are cores fight over them
+(measured: the Fashion-MNIST CNN on 2 ranks of a 2-core machine trained at 20 samples/s per
+rank with the default threads, 274 with one). Plain ``mpirun -n N python train.py`` works too;
+set the variable yourself there.
 """
 
 from __future__ import annotations
@@ -46,8 +47,7 @@ def _hosts(hostfile: Path) -> list:
     return [line.split()[0] for line in lines if line]
 
 
-def mpirun_command(argv=None) -> list:
-    """The ``mpirun`` command line that ``argv`` (this tool's arguments) asks for."""
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ember.distributed.run",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--nproc-per-node", "--nproc_per_node", type=int, default=1,
@@ -61,20 +61,29 @@ def mpirun_command(argv=None) -> list:
     parser.add_argument("script", help="the training script (or module, with -m)")
     parser.add_argument("script_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    args.error = parser.error
+    return args
+
+
+def mpirun_command(argv=None) -> list:
+    """The ``mpirun`` command line that ``argv`` (this tool's arguments) asks for."""
+    args = parse_args(argv)
     if args.nproc_per_node < 1:
-        parser.error(f"--nproc-per-node must be at least 1, got {args.nproc_per_node}")
-    command = [find_mpirun(), "-x", "OMP_NUM_THREADS"]
+        args.error(f"--nproc-per-node must be at least 1, got {args.nproc_per_node}")
+    command = [find_mpirun()]
+    if args.nproc_per_node > 1 or "OMP_NUM_THREADS" in os.environ:
+        command += ["-x", "OMP_NUM_THREADS"]  # to the ranks on other machines too
     if os.geteuid() == 0:
         command.append("--allow-run-as-root")
     if args.hostfile is None:
         if args.nnodes not in (None, 1):
-            parser.error("--nnodes above 1 needs --hostfile (which machines to use)")
+            args.error("--nnodes above 1 needs --hostfile (which machines to use)")
         command += ["-n", str(args.nproc_per_node), "--oversubscribe"]
     else:
         hosts = _hosts(args.hostfile)
         nnodes = len(hosts) if args.nnodes is None else args.nnodes
         if not 1 <= nnodes <= len(hosts):
-            parser.error(f"--nnodes {nnodes}: {args.hostfile} lists {len(hosts)} host(s)")
+            args.error(f"--nnodes {nnodes}: {args.hostfile} lists {len(hosts)} host(s)")
         command += ["-n", str(args.nproc_per_node * nnodes), "--hostfile", str(args.hostfile),
                     "--map-by", f"ppr:{args.nproc_per_node}:node"]
     command.append(sys.executable)
@@ -84,8 +93,9 @@ def mpirun_command(argv=None) -> list:
 
 
 def main(argv=None) -> None:
+    if parse_args(argv).nproc_per_node > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     command = mpirun_command(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.execv(command[0], command)  # mpirun takes this process's place: signals reach it
 
 
