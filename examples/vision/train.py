@@ -2,14 +2,16 @@
 
 The reference recipe, as torchvision's ``references/classification/train.py`` but short: SGD
 with momentum and weight decay under a cosine learning-rate schedule, the test accuracy after
-every epoch, an atomic checkpoint after every epoch (``--resume`` continues from it), scalars for
-TensorBoard (or a CSV file where ``ember.utils.tensorboard`` is not available).
+every epoch, an atomic checkpoint after every epoch (``--resume`` continues from it), the
+scalars in LOG_DIR/scalars.csv, or with ``--tensorboard`` as TensorBoard events in LOG_DIR (losses,
+accuracies, learning rate, and a histogram of every parameter after each epoch).
 
     python examples/vision/train.py                       # SmallCNN, bundled Fashion-MNIST subset
     python examples/vision/train.py --data ../shared/data/fashion-mnist --epochs 7   # full set
     python examples/vision/train.py --data ../shared/data/fashion-mnist --epochs 10 --lr 0.05 \
         --weight-decay 1e-4 --model-option width=32 --model-option dropout=0.1   # 92.4%
     python examples/vision/train.py --augment 2       # random crops (padding 2) and flips
+    python examples/vision/train.py --tensorboard && tensorboard --logdir runs
     python examples/vision/train.py --model lenet5 --dataset mnist --data ~/mnist
     python examples/vision/train.py --model resnet20 --dataset cifar10 --data ~/cifar-10-batches-bin
     python examples/vision/train.py --resume runs/small_cnn-fashion-mnist/checkpoint.safetensors
@@ -131,15 +133,14 @@ class CSVWriter:
         self.file.close()
 
 
-def scalar_writer(log_dir: Path):
-    """TensorBoard's SummaryWriter where Ember provides one (with tensorboardX), else CSV."""
+def scalar_writer(log_dir: Path, tensorboard: bool):
+    """TensorBoard's SummaryWriter with ``--tensorboard`` (it needs tensorboardX), else CSV."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from ember.utils.tensorboard import SummaryWriter
-
-        return SummaryWriter(str(log_dir))
-    except ImportError:
+    if not tensorboard:
         return CSVWriter(log_dir)
+    from ember.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(log_dir))
 
 
 def augment(images: ember.Tensor, padding: int, fill: np.ndarray) -> ember.Tensor:
@@ -228,6 +229,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="use only the first N test images")
     parser.add_argument("--log-dir", type=Path, default=None,
                         help="scalars and the default checkpoint (default: runs/MODEL-DATASET)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="log scalars and parameter histograms as TensorBoard events in "
+                             "LOG_DIR (needs tensorboardX) instead of scalars.csv")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="checkpoint written after every epoch (default: "
                              "LOG_DIR/checkpoint.safetensors)")
@@ -280,7 +284,7 @@ def main(argv=None) -> float:
           f"images of {channels}x{size}x{size}, {num_classes} classes; "
           f"{sum(p.numel() for p in model.parameters()):,} parameters on {device}")
 
-    writer = scalar_writer(args.log_dir)
+    writer = scalar_writer(args.log_dir, args.tensorboard)
     args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
     fill = np.repeat(-mean / std, channels // len(mean))  # black, normalised
     augmentation = None if args.augment is None else (args.augment, fill)
@@ -294,6 +298,9 @@ def main(argv=None) -> float:
         for tag, value in (("train/loss", train_loss), ("train/accuracy", train_accuracy),
                            ("test/loss", test_loss), ("test/accuracy", accuracy), ("lr", lr)):
             writer.add_scalar(tag, value, epoch)
+        if args.tensorboard:
+            for name, parameter in model.named_parameters():
+                writer.add_histogram(f"parameters/{name}", parameter, epoch)
         print(f"epoch {epoch}/{args.epochs}: train loss {train_loss:.4f} (accuracy "
               f"{100 * train_accuracy:.2f}%), test loss {test_loss:.4f}, test accuracy "
               f"{100 * accuracy:.2f}% ({time.perf_counter() - start:.0f} s)")

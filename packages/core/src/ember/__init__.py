@@ -56,7 +56,7 @@ from ember.serialization import load, save  # noqa: E402
 
 def __getattr__(name: str):
     # The higher layers load on first use, keeping `import ember` light.
-    if name in ("nn", "optim", "utils", "distributions", "distributed"):
+    if name in ("nn", "optim", "utils", "distributions", "distributed", "hub", "profiler"):
         import importlib
 
         return importlib.import_module(f"ember.{name}")

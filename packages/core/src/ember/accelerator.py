@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 
+from ember import cuda
 from ember.backend import Device, cuda_available, cuda_device_count, cupy_module
 
 __all__ = [
@@ -102,25 +103,17 @@ class device_index:  # noqa: N801  (PyTorch's name)
 def synchronize(device=None, /) -> None:
     """Waits for all queued work on ``device`` (the current one by default); a no-op without an
     accelerator, as PyTorch's when none is initialised."""
-    cupy = cupy_module()
-    if cupy is None:
-        return
-    index = cupy.cuda.runtime.getDevice() if device is None else _index(device, "synchronize")
-    with cupy.cuda.Device(index):
-        cupy.cuda.Device().synchronize()
+    cuda.synchronize(device)
 
 
 def memory_allocated(device=None, /) -> int:
     """Bytes held by tensors on the device (cupy's memory pool); 0 without an accelerator."""
-    cupy = cupy_module()
-    return 0 if cupy is None else cupy.get_default_memory_pool().used_bytes()
+    return cuda.memory_allocated(device)
 
 
 def empty_cache() -> None:
     """Returns the memory pool's unused blocks to the driver (no-op without an accelerator)."""
-    cupy = cupy_module()
-    if cupy is not None:
-        cupy.get_default_memory_pool().free_all_blocks()
+    cuda.empty_cache()
 
 
 def _deprecated(function, new_name: str):

@@ -2,6 +2,7 @@
 
 Examples:
     python -m ember_rl train ppo CartPole-v1 --timesteps 100000 --seed 0 --save ppo_cartpole
+    python -m ember_rl train ppo CartPole-v1 --tensorboard && tensorboard --logdir runs
     python -m ember_rl eval ppo_cartpole --episodes 20
     python -m ember_rl eval ppo_cartpole --render rgb_array --video cartpole.gif
 """
@@ -13,6 +14,7 @@ import sys
 import time
 
 from ember_rl.algorithms import ALGORITHMS
+from ember_rl.callbacks import BaseCallback
 from ember_rl.envs import VecNormalize, make_env, make_vec_env
 from ember_rl.evaluation import evaluate_policy
 from ember_rl.zoo import hyperparams_for
@@ -35,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="Stable-Baselines3 defaults instead of the tuned hyperparameters")
     train.add_argument("--save", metavar="PATH", help="where to save the trained model")
     train.add_argument("--eval-episodes", type=int, default=10)
-    train.add_argument("--tensorboard-log", metavar="DIR")
+    train.add_argument("--tensorboard-log", metavar="DIR",
+                       help="write the training scalars as TensorBoard events under DIR")
+    train.add_argument("--tensorboard", action="store_true",
+                       help="TensorBoard events (scalars and parameter histograms) under "
+                            "--tensorboard-log, default runs/")
     train.add_argument("--progress-bar", action="store_true")
     train.add_argument("--verbose", type=int, default=0)
 
@@ -62,12 +68,14 @@ def train(args) -> int:
                        vec_env_cls="async" if args.async_envs else "sync")
     if normalize:
         env = VecNormalize(env, gamma=settings.get("gamma", 0.99))
+    tensorboard_log = args.tensorboard_log or ("runs" if args.tensorboard else None)
     model = algo_class("MlpPolicy", env, seed=args.seed, verbose=args.verbose,
-                       tensorboard_log=args.tensorboard_log, **settings)
+                       tensorboard_log=tensorboard_log, **settings)
     print(f"training {args.algo.upper()} on {args.env_id} for {timesteps} steps "
           f"({n_envs} envs{', normalised observations' if normalize else ''})", flush=True)
     start = time.perf_counter()
-    model.learn(timesteps, progress_bar=args.progress_bar)
+    model.learn(timesteps, progress_bar=args.progress_bar,
+                callback=ParameterHistograms() if args.tensorboard else None)
     seconds = time.perf_counter() - start
     eval_env = make_env(args.env_id)
     eval_env.reset(seed=None if args.seed is None else args.seed + 10_000)
@@ -79,6 +87,15 @@ def train(args) -> int:
         print(f"saved to {args.save}")
     env.close()
     return 0
+
+
+class ParameterHistograms(BaseCallback):
+    """Records a histogram of every policy parameter after each rollout (dumped with the
+    rollout's scalars)."""
+
+    def _on_rollout_end(self) -> None:
+        for name, parameter in self.model.policy.named_parameters():
+            self.logger.record(f"parameters/{name}", parameter.detach().cpu().numpy())
 
 
 def _algorithm_of(path: str):

@@ -18,8 +18,19 @@ from collections import defaultdict
 
 import numpy as np
 
+import ember
+
 __all__ = ["CSVOutputFormat", "HumanOutputFormat", "Logger", "TensorBoardOutputFormat",
            "configure"]
+
+
+def _is_histogram(value) -> bool:
+    """Arrays and tensors are logged as TensorBoard histograms; other formats skip them."""
+    return isinstance(value, (np.ndarray, ember.Tensor))
+
+
+def _scalars(values: dict) -> dict:
+    return {key: value for key, value in values.items() if not _is_histogram(value)}
 
 
 class HumanOutputFormat:
@@ -29,6 +40,7 @@ class HumanOutputFormat:
         self.stream = stream or sys.stdout
 
     def write(self, values: dict, step: int) -> None:
+        values = _scalars(values)
         if not values:
             return
         rows, section = [], None
@@ -64,6 +76,7 @@ class CSVOutputFormat:
         self.rows: list[dict] = []
 
     def write(self, values: dict, step: int) -> None:
+        values = _scalars(values)
         new_keys = [k for k in sorted(values) if k not in self.keys]
         self.rows.append(dict(values))
         if new_keys:
@@ -84,7 +97,8 @@ class CSVOutputFormat:
 
 
 class TensorBoardOutputFormat:
-    """Scalars through ``ember.utils.tensorboard.SummaryWriter`` (tensorboardX)."""
+    """Scalars, and arrays or tensors as histograms, through
+    ``ember.utils.tensorboard.SummaryWriter`` (tensorboardX)."""
 
     def __init__(self, folder: str) -> None:
         from ember.utils.tensorboard import SummaryWriter
@@ -93,7 +107,9 @@ class TensorBoardOutputFormat:
 
     def write(self, values: dict, step: int) -> None:
         for key, value in values.items():
-            if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            if _is_histogram(value):
+                self.writer.add_histogram(key, value, step)
+            elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
                 self.writer.add_scalar(key, float(value), step)
         self.writer.flush()
 
