@@ -80,13 +80,21 @@ def timed_steps(steps_by_name: dict, barrier, steps: int) -> dict:
     return rates
 
 
-def train_step(model, optimizer, cross_entropy, images, labels):
-    def step():
-        optimizer.zero_grad()
-        cross_entropy(model(images), labels).backward()
-        optimizer.step()
+def plain_and_ddp_steps(lib, cross_entropy, ddp_model, images, labels) -> dict:
+    """Adam training steps of a model of this rank's own ("independent", no communication) and
+    of ``ddp_model`` ("samples_per_s"), in ``lib`` (ember or torch)."""
+    plain = make_net(lib.nn)
+    steps = {}
+    for name, model in (("independent", plain), ("samples_per_s", ddp_model)):
+        optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
 
-    return step
+        def step(model=model, optimizer=optimizer):
+            optimizer.zero_grad()
+            cross_entropy(model(images), labels).backward()
+            optimizer.step()
+
+        steps[name] = step
+    return steps
 
 
 def torch_worker(args) -> None:
@@ -104,14 +112,8 @@ def torch_worker(args) -> None:
     images = torch.randn(BATCH, 1, 28, 28, generator=generator)
     labels = torch.randint(0, 10, (BATCH,), generator=generator)
     torch.manual_seed(0)
-    plain = make_net(torch.nn)
     model = TorchDDP(make_net(torch.nn))
-    steps = {
-        "independent": train_step(plain, torch.optim.Adam(plain.parameters(), lr=1e-3),
-                                  tF.cross_entropy, images, labels),
-        "samples_per_s": train_step(model, torch.optim.Adam(model.parameters(), lr=1e-3),
-                                    tF.cross_entropy, images, labels),
-    }
+    steps = plain_and_ddp_steps(torch, tF.cross_entropy, model, images, labels)
     report = {"rank": rank, **timed_steps(steps, tdist.barrier, args.steps)}
     print("REPORT " + json.dumps(report), flush=True)
     tdist.destroy_process_group()
@@ -132,14 +134,8 @@ def worker(args) -> None:
     images = ember.tensor(rng.normal(size=(BATCH, 1, 28, 28)).astype("float32"))
     labels = ember.tensor(rng.integers(0, 10, BATCH))
     ember.manual_seed(0)
-    plain = make_net(nn)
     model = DistributedDataParallel(make_net(nn))
-    steps = {
-        "independent": train_step(plain, ember.optim.Adam(plain.parameters(), lr=1e-3),
-                                  F.cross_entropy, images, labels),
-        "samples_per_s": train_step(model, ember.optim.Adam(model.parameters(), lr=1e-3),
-                                    F.cross_entropy, images, labels),
-    }
+    steps = plain_and_ddp_steps(ember, F.cross_entropy, model, images, labels)
     report = {"rank": rank, **timed_steps(steps, dist.barrier, args.steps)}
 
     if world > 1:
