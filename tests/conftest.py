@@ -11,6 +11,10 @@ DEVICES = ["cpu"] + (["cuda"] if ember.cuda.is_available() else [])
 def pytest_configure(config):
     config.addinivalue_line("markers", "cuda: needs a CUDA GPU (skipped where none exists)")
     config.addinivalue_line("markers", "slow: long-running (must-learn) tests")
+    config.addinivalue_line(
+        "markers", "four_ranks: distributed launches of 4 processes (deselected by default; "
+        "pytest -m four_ranks runs them)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

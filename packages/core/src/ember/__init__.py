@@ -56,7 +56,8 @@ from ember.serialization import load, save  # noqa: E402
 
 def __getattr__(name: str):
     # The higher layers load on first use, keeping `import ember` light.
-    if name in ("nn", "optim", "utils", "distributions", "hub", "profiler", "jit", "onnx"):
+    if name in ("nn", "optim", "utils", "distributions", "distributed", "hub", "profiler", "jit",
+                "onnx"):
         import importlib
 
         return importlib.import_module(f"ember.{name}")

@@ -4,6 +4,9 @@ Nodes are popped from a heap ordered by generation (a node's generation is one m
 newest input's), so every gradient flowing into a node is summed before the node runs, and a
 chain of 100,000 ops needs no Python stack.
 
+Callbacks queued during a backward (``queue_callback``) run once the whole graph has been walked,
+and a leaf's post-accumulate-grad hooks right after each accumulation into its ``.grad``.
+
 Without ``create_graph`` gradients travel as raw arrays, and nodes that define
 ``backward_arrays`` skip Tensor wrapping altogether; with ``create_graph`` every node runs its
 differentiable ``backward`` on Tensors, recording the graph of the gradient.
@@ -21,6 +24,19 @@ from ember.autograd.function import AccumulateGrad, accumulator
 from ember.backend import ensure_float_warnings_hidden, xp_of
 from ember.tensor.registry import lookup
 from ember.tensor.tensor import Tensor
+
+# The final callbacks of the backward now running (None outside a backward).
+_callbacks: list | None = None
+
+
+def queue_callback(callback) -> None:
+    """Runs ``callback()`` when the backward now running has walked its whole graph (PyTorch's
+    ``Variable._execution_engine.queue_callback``); callbacks run in the order queued."""
+    if _callbacks is None:
+        raise RuntimeError(
+            "queue_callback: final callbacks can only be queued during a backward pass"
+        )
+    _callbacks.append(callback)
 
 
 def _root_node(tensor: Tensor):
@@ -84,6 +100,19 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                  op_name="backward"):
     """Backpropagates from ``outputs``; accumulates into leaves' ``.grad``, or, when ``inputs``
     is given (``autograd.grad``), returns the gradients of those inputs instead."""
+    global _callbacks
+    outer_callbacks, _callbacks = _callbacks, []
+    try:
+        captured = _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name)
+        callbacks = _callbacks
+        while callbacks:  # a callback may queue more
+            callbacks.pop(0)()
+    finally:
+        _callbacks = outer_callbacks
+    return captured
+
+
+def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
     ensure_float_warnings_hidden()  # a backward's 1/0 and 0*inf are silent, as PyTorch's
     grads = _initial_grads(outputs, grad_outputs, op_name)
     captures = None
@@ -142,6 +171,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             if node.__class__ is AccumulateGrad:
                 if captures is None:
                     _accumulate(node, node_grads[0], arrays, owned)
+                    if node._post_hooks is not None:
+                        run_post_accumulate_hooks(node)
                 continue
             if node._num_outputs > 1:
                 node_grads = _fill_missing(node, node_grads, arrays)
@@ -260,6 +291,15 @@ def _accumulate(node: AccumulateGrad, grad, arrays: bool, owned: bool) -> None:
     else:
         existing._array += grad
         existing._bump_version()
+
+
+def run_post_accumulate_hooks(node: AccumulateGrad) -> None:
+    """Calls the leaf's post-accumulate-grad hooks with the leaf (its ``.grad`` now complete for
+    this backward)."""
+    leaf = node.tensor_ref()
+    if leaf is not None:
+        for hook in list(node._post_hooks.values()):
+            hook(leaf)
 
 
 def _check_nan(node, results, arrays) -> None:

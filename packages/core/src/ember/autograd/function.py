@@ -104,7 +104,7 @@ _NO_GRAD_CTX = _Context()
 class AccumulateGrad:
     """The node of a leaf that requires grad: adds incoming gradients into ``leaf.grad``."""
 
-    __slots__ = ("tensor_ref", "_pre_hooks", "__weakref__")
+    __slots__ = ("tensor_ref", "_pre_hooks", "_post_hooks", "__weakref__")
     generation = 0
     next_functions = ()
     _num_outputs = 1
@@ -113,6 +113,7 @@ class AccumulateGrad:
     def __init__(self, tensor: Tensor) -> None:
         self.tensor_ref = weakref.ref(tensor)
         self._pre_hooks = None
+        self._post_hooks = None  # hook(leaf) after each accumulation into leaf.grad
 
 
 def accumulator(tensor: Tensor) -> AccumulateGrad:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 
 from ember.autograd import function as _state
-from ember.autograd.engine import run_backward
+from ember.autograd.engine import run_backward, run_post_accumulate_hooks
 from ember.autograd.function import accumulator
 from ember.tensor.tensor import Tensor
 
@@ -37,6 +37,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             if grad is not None:
                 grad = grad if create_graph else grad.detach()
                 tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+                acc = tensor._acc if tensor.grad_fn is None else None
+                if acc is not None and acc._post_hooks is not None:
+                    run_post_accumulate_hooks(acc)
         return
     run_backward(tensors, grads, retain_graph, create_graph)
 
@@ -122,6 +125,24 @@ def register_hook(self: Tensor, hook) -> RemovableHandle:
     return handle
 
 
+def register_post_accumulate_grad_hook(self: Tensor, hook) -> RemovableHandle:
+    """Calls ``hook(tensor)`` after a backward has accumulated this leaf's gradient into
+    ``.grad``; the hook returns nothing (it may read or change ``tensor.grad`` in place)."""
+    if not self._rg:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        raise RuntimeError(
+            "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+            "registered on non-leaf tensors"
+        )
+    node = accumulator(self)
+    if node._post_hooks is None:
+        node._post_hooks = _HookDict()
+    handle = RemovableHandle(node._post_hooks)
+    node._post_hooks[handle.id] = hook
+    return handle
+
+
 def retain_grad(self: Tensor) -> None:
     """Keeps this non-leaf tensor's gradient in ``.grad`` after backward."""
     if not self._rg:
@@ -191,6 +212,7 @@ def _bind() -> None:
     Tensor._check_fill = check_fill
     Tensor.backward = tensor_backward
     Tensor.register_hook = register_hook
+    Tensor.register_post_accumulate_grad_hook = register_post_accumulate_grad_hook
     Tensor.retain_grad = retain_grad
     Tensor.retains_grad = property(retains_grad)
 

@@ -17,6 +17,7 @@ from ember.backend.device import (
     cupy_module,
     device_context,
     device_of,
+    require_cupy,
     to_device,
     xp_of,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "manual_seed_all",
     "masked",
     "pin_memory",
+    "require_cupy",
     "to_device",
     "xp_of",
 ]

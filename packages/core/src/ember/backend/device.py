@@ -107,13 +107,19 @@ def cuda_device_count() -> int:
     return cupy.cuda.runtime.getDeviceCount() if cupy is not None else 0
 
 
-def _require_cupy(device: Device):
+def require_cupy(what: str):
+    """cupy, or a RuntimeError naming ``what`` when there is no usable GPU."""
     cupy = cupy_module()
     if cupy is None:
         raise RuntimeError(
-            f"device {device}: CUDA is not available (install ember[cuda] with cupy on a machine "
-            "with an NVIDIA GPU)"
+            f"{what}: CUDA is not available (install ember[cuda] with cupy on a machine with an "
+            "NVIDIA GPU)"
         )
+    return cupy
+
+
+def _require_cupy(device: Device):
+    cupy = require_cupy(f"device {device}")
     if device.index >= cupy.cuda.runtime.getDeviceCount():
         raise RuntimeError(
             f"device {device}: only {cupy.cuda.runtime.getDeviceCount()} CUDA device(s) visible"

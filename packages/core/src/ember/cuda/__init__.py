@@ -7,8 +7,15 @@ properties) raises a RuntimeError saying so.
 
 from __future__ import annotations
 
-from ember.backend import Device, cuda_available, cuda_device_count, cupy_module, default_generator
-from ember.cuda._device import device_index, require_cupy
+from ember.backend import (
+    Device,
+    cuda_available,
+    cuda_device_count,
+    cupy_module,
+    default_generator,
+    require_cupy,
+)
+from ember.cuda._device import device_index
 from ember.cuda.memory import (
     empty_cache,
     max_memory_allocated,

@@ -1,19 +1,8 @@
-"""Which GPU: cupy for the calling function, and the CUDA index a ``device`` argument names."""
+"""The CUDA index a ``device`` argument names."""
 
 from __future__ import annotations
 
-from ember.backend import Device, cupy_module
-
-
-def require_cupy(name: str):
-    """cupy, or a RuntimeError naming ``name`` when there is no usable GPU."""
-    cupy = cupy_module()
-    if cupy is None:
-        raise RuntimeError(
-            f"{name}: CUDA is not available (install ember[cuda] with cupy on a machine with an "
-            "NVIDIA GPU)"
-        )
-    return cupy
+from ember.backend import Device, require_cupy
 
 
 def device_index(device, name: str) -> int:

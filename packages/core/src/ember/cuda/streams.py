@@ -6,8 +6,8 @@ the block to ``s``.
 
 from __future__ import annotations
 
-from ember.backend import Device
-from ember.cuda._device import device_index, require_cupy
+from ember.backend import Device, require_cupy
+from ember.cuda._device import device_index
 
 
 class Stream:

@@ -1,4 +1,5 @@
-"""``ember.nn.parallel``: ``DataParallel``, as ``torch.nn.parallel``."""
+"""``ember.nn.parallel``: ``DataParallel`` and ``DistributedDataParallel``, as
+``torch.nn.parallel``."""
 
 from ember.nn.parallel.data_parallel import (
     DataParallel,
@@ -7,5 +8,7 @@ from ember.nn.parallel.data_parallel import (
     parallel_apply,
     scatter,
 )
+from ember.nn.parallel.distributed import DistributedDataParallel
 
-__all__ = ["DataParallel", "data_parallel", "gather", "parallel_apply", "scatter"]
+__all__ = ["DataParallel", "DistributedDataParallel", "data_parallel", "gather",
+           "parallel_apply", "scatter"]
