@@ -276,10 +276,11 @@ class _MultiProcessIterator:
                 return self.result_queue.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 pass
-            except OSError:
+            except (OSError, EOFError):
                 # A batch in shared memory (ember.multiprocessing) whose worker died before
-                # handing over its file descriptor cannot be rebuilt: report the dead worker
-                # (its socket closes a moment before its exit status is there to see).
+                # handing over its file descriptor cannot be rebuilt (the handover socket is
+                # refused, or closes mid-handshake: EOFError): report the dead worker (its
+                # socket closes a moment before its exit status is there to see).
                 deadline = time.monotonic() + 1.0
                 while all(w.is_alive() for w in self.workers) and time.monotonic() < deadline:
                     time.sleep(0.01)
