@@ -66,8 +66,8 @@ class LogSoftmax(Function):
             out = x.copy()
         else:
             xp = ctx.xp
-            shifted = _shifted(xp, x, dim)
-            out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+            out = _shifted(xp, x, dim)  # a new array: shifted in place
+            out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)
         return out
 
@@ -79,7 +79,10 @@ class LogSoftmax(Function):
     @staticmethod
     def backward_arrays(ctx, grad):
         (out,) = ctx.saved_arrays
-        return grad - ctx.xp.exp(out) * grad.sum(axis=ctx.attrs["dim"], keepdims=True)
+        xp = ctx.xp
+        scaled = xp.exp(out, out=xp.empty_like(out))  # out= keeps 0-d results arrays
+        scaled *= grad.sum(axis=ctx.attrs["dim"], keepdims=True)
+        return xp.subtract(grad, scaled, out=scaled)
 
 
 def _softmax_input(name, input, dim, dtype):
