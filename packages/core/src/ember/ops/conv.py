@@ -149,7 +149,8 @@ def _conv_forward(xp, x, weight, geometry, each_chunk=None):
 
 
 def _weight_grad(xp, x, grad, w_shape, geometry):
-    """dL/dw of the convolution: the sum over chunks of grad @ columns^T.
+    """dL/dw of the convolution: the sum over chunks of (columns @ grad^T)^T (this orientation
+    of the product is BLAS's faster one, as in ``_conv_forward``: 1.3-1.7x at ResNet sizes).
 
     The columns are rebuilt rather than kept from the forward: rebuilding a chunk in cache is
     cheaper than writing the whole batch's columns out to memory and reading them back.
@@ -158,15 +159,15 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
     source = plan.source(xp, x)
     grad_channels_first = grad.transpose(1, 0, 2, 3)
     rows = int(np.prod(w_shape[1:]))
-    total = xp.zeros((plan.groups, plan.o // plan.groups, rows), grad.dtype)
+    total = xp.zeros((plan.groups, rows, plan.o // plan.groups), grad.dtype)  # dL/dw^T
     part = xp.empty_like(total)
     cols_scratch = plan.scratch(xp, rows * plan.groups, x.dtype)
     grad_scratch = plan.scratch(xp, plan.o, grad.dtype, fill=0)
     for first, end in plan.chunks():
         cols = plan.grouped(plan.columns(xp, source, first, end, cols_scratch))
         g = plan.grouped(plan.grad_columns(xp, grad_channels_first, first, end, grad_scratch))
-        total += grouped_matmul(g, cols.transpose(0, 2, 1), part)
-    return total.reshape(w_shape)
+        total += grouped_matmul(cols, g.transpose(0, 2, 1), part)
+    return xp.ascontiguousarray(total.transpose(0, 2, 1)).reshape(w_shape)
 
 
 def _flipped(weight, groups: int):
@@ -210,7 +211,7 @@ def _both_grads(xp, x, weight, grad, adjoint):
     """(dL/dx, dL/dw) from one pass over the columns of the output gradient.
 
     dL/dx is the flipped convolution of ``grad`` (``adjoint`` geometry); the same columns give
-    the flipped kernel's gradient, x @ columns^T, which ``_flipped`` turns back into dL/dw.
+    the flipped kernel's gradient, (columns @ x^T)^T, which ``_flipped`` turns back into dL/dw.
     Each chunk's columns are built once and used twice while in cache.
     """
     groups = adjoint[3]
@@ -219,15 +220,15 @@ def _both_grads(xp, x, weight, grad, adjoint):
     x_channels_first = x.transpose(1, 0, 2, 3)
     x_scratch = plan.scratch(xp, plan.o, x.dtype, fill=0)
     rows = int(np.prod(flipped.shape[1:]))
-    grad_flipped = xp.zeros((groups, plan.o // groups, rows), dtype=grad.dtype)
+    grad_flipped = xp.zeros((groups, rows, plan.o // groups), dtype=grad.dtype)  # transposed
     part = xp.empty_like(grad_flipped)
 
     def accumulate(first, end, cols):
         xs = plan.grouped(plan.grad_columns(xp, x_channels_first, first, end, x_scratch))
-        xp.add(grad_flipped, grouped_matmul(xs, cols.transpose(0, 2, 1), part), out=grad_flipped)
+        xp.add(grad_flipped, grouped_matmul(cols, xs.transpose(0, 2, 1), part), out=grad_flipped)
 
     grad_x = _conv_forward(xp, grad, flipped, adjoint, accumulate)
-    grad_w = _flipped(grad_flipped.reshape(flipped.shape), groups)
+    grad_w = _flipped(grad_flipped.transpose(0, 2, 1).reshape(flipped.shape), groups)
     return grad_x, xp.ascontiguousarray(grad_w)
 
 
