@@ -42,6 +42,16 @@ def test_stable_for_large_and_infinite_inputs():
     assert logs[1, 1] == -np.inf and np.all(np.isfinite(logs[1, [0, 2]]))
 
 
+def test_log_softmax_of_a_large_batch_matches_the_whole_array_formula():
+    # Rows past the op's block size (its exponentials are summed a block of rows at a time).
+    x = np.random.default_rng(3).standard_normal((70, 10_000)).astype(np.float32)
+    shifted = x - x.max(axis=1, keepdims=True)
+    expected = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(ember.tensor(x).log_softmax(dim=1).numpy(), expected)
+    np.testing.assert_array_equal(ember.tensor(x.reshape(7, 10, 10_000)).log_softmax(-1).numpy(),
+                                  expected.reshape(7, 10, 10_000))
+
+
 def test_gradients_flow_through_cross_entropy_like_use():
     logits = ember.tensor(np.random.default_rng(0).normal(size=(4, 3)), requires_grad=True)
     target = ember.one_hot(ember.tensor([0, 2, 1, 2]), 3).double()

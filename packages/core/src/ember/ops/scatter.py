@@ -15,7 +15,7 @@ from ember.backend import index_add as backend_index_add
 from ember.backend import xp_of
 from ember.ops._dims import normalize_dim
 from ember.ops._promotion import cast
-from ember.ops.indexing import IndexEmbed, check_bounds, forward_arrays
+from ember.ops.indexing import IndexEmbed, check_bounds
 from ember.ops.inplace import inplace_method
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
@@ -97,6 +97,11 @@ def _fit(grad: Tensor, shape: tuple) -> Tensor:
 # ---- gather / scatter ---------------------------------------------------------------------------
 
 
+def _scatter_add_into(xp, out, index, src, dim: int) -> None:
+    """``out[index[i][j]][j] += src[i][j]`` (``dim == 0``) in place; repeats sum."""
+    backend_index_add(out, _along(xp, index, dim), src[_leading(index.shape, -1)])
+
+
 @primitive("gather")
 class Gather(Function):
     """``out[i][j] = a[index[i][j]][j]`` for ``dim == 0`` (and likewise for other dims)."""
@@ -117,8 +122,9 @@ class Gather(Function):
     @staticmethod
     def backward_arrays(ctx, grad):
         (index,) = ctx.saved_arrays
-        zeros = ctx.xp.zeros(ctx.shapes[0], dtype=grad.dtype)
-        return forward_arrays(ScatterAdd, ctx.xp, zeros, index, grad, **ctx.attrs), None
+        out = ctx.xp.zeros(ctx.shapes[0], dtype=grad.dtype)
+        _scatter_add_into(ctx.xp, out, index, grad, ctx.attrs["dim"])
+        return out, None
 
 
 @primitive("scatter_add")
@@ -129,7 +135,7 @@ class ScatterAdd(Function):
     def forward(ctx, a, index, src, dim):
         ctx.save_for_backward(index)
         out = a.copy()
-        backend_index_add(out, _along(ctx.xp, index, dim), src[_leading(index.shape, -1)])
+        _scatter_add_into(ctx.xp, out, index, src, dim)
         return out
 
     @staticmethod
@@ -310,8 +316,9 @@ class IndexSelect(Function):
     @staticmethod
     def backward_arrays(ctx, grad):
         (index,) = ctx.saved_arrays
-        zeros = ctx.xp.zeros(ctx.shapes[0], dtype=grad.dtype)
-        return forward_arrays(IndexAdd, ctx.xp, zeros, index, grad, **ctx.attrs), None
+        out = ctx.xp.zeros(ctx.shapes[0], dtype=grad.dtype)
+        backend_index_add(out, _at(ctx.attrs["dim"], index), grad)
+        return out, None
 
 
 @primitive("index_add")

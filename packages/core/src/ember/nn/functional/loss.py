@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from ember.backend import xp_of
 from ember.tensor.registry import OPS
 from ember.tensor.tensor import Tensor
@@ -178,8 +180,11 @@ def _weighted_mean(total: Tensor, sample_weight, count: int, scale: float = 1.0)
     PyTorch's 'mean' of class-index losses divides by the weight of the counted targets."""
     if sample_weight is None:
         return total * (scale / count) if count else total * float("nan")
+    denominator = sample_weight.sum() / scale
+    if not denominator:  # every target ignored or weighted 0: nan, as 0 / 0, without a warning
+        return total * float("nan")
     xp = xp_of(sample_weight)
-    return total / Tensor(xp.asarray(sample_weight.sum() / scale, dtype=sample_weight.dtype))
+    return total / Tensor(xp.asarray(denominator, dtype=sample_weight.dtype))
 
 
 def _pick(log_probs: Tensor, safe, class_dim: int) -> Tensor:
@@ -304,8 +309,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     values = input._array
     if values.size and bool(((values < 0) | (values > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    log_x = input.log().clamp_min(-100.0)
-    log_1mx = (1.0 - input).log().clamp_min(-100.0)
+    with np.errstate(divide="ignore"):  # log(0) = -inf is expected: the clamp makes it -100
+        log_x = input.log().clamp_min(-100.0)
+        log_1mx = (1.0 - input).log().clamp_min(-100.0)
     loss = -(target * log_x + (1.0 - target) * log_1mx)
     if weight is not None:
         loss = loss * weight

@@ -23,11 +23,12 @@ def _total_norm(grads: list, norm_type: float):
     parts = []
     for grad in grads:
         xp = xp_of(grad._array)
-        values = xp.abs(grad._array)
-        if norm_type == math.inf:
-            part = values.max() if values.size else 0
+        if norm_type == 2.0:  # x * x is |x| * |x|: no pass for abs
+            part = (grad._array * grad._array).sum()
+        elif norm_type == math.inf:
+            part = xp.abs(grad._array).max() if grad._array.size else 0
         else:
-            part = (values * values if norm_type == 2.0 else values**norm_type).sum()
+            part = (xp.abs(grad._array) ** norm_type).sum()
         parts.append(to_device(xp.asarray(part, dtype=dtype), device))
     xp = xp_of(parts[0])
     stacked = xp.stack(parts)
