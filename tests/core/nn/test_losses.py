@@ -224,6 +224,19 @@ def test_binary_cross_entropy_clamps_log():
         F.binary_cross_entropy(ember.tensor([1.5]), ember.tensor([1.0]))
 
 
+def test_binary_cross_entropy_gradient_at_the_ends_is_finite_as_pytorchs():
+    # PyTorch: d/dx = (x - t) / max(x (1 - x), 1e-12); nan here would poison the whole batch.
+    x = ember.tensor([0.0, 1.0, 0.0, 0.25], dtype=ember.float64, requires_grad=True)
+    t = ember.tensor([1.0, 0.0, 0.0, 0.5], dtype=ember.float64, requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        F.binary_cross_entropy(x, t, reduction="sum").backward()
+    assert [str(w.message) for w in caught] == []
+    np.testing.assert_allclose(x.grad.numpy(), [-1e12, 1e12, 0.0, -0.25 / 0.1875])
+    # d/dt is the difference of the clamped logs the forward used (PyTorch's is +-inf there).
+    np.testing.assert_allclose(t.grad.numpy(), [100.0, -100.0, 100.0, np.log(3.0)])
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_binary_cross_entropy_with_logits(reduction, device):
     logits = rng.uniform(-3, 3, (3, 4))

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from ember.backend import xp_of
-from ember.tensor.registry import OPS
+from ember.tensor.registry import OPS, PRIMITIVES
 from ember.tensor.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -309,10 +309,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     values = input._array
     if values.size and bool(((values < 0) | (values > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    with np.errstate(divide="ignore"):  # log(0) = -inf is expected: the clamp makes it -100
-        log_x = input.log().clamp_min(-100.0)
-        log_1mx = (1.0 - input).log().clamp_min(-100.0)
-    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    loss = PRIMITIVES["binary_cross_entropy"].apply(input, target.to(input.dtype))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
