@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
 from ember.backend import xp_of
 from ember.tensor.registry import OPS, PRIMITIVES
 from ember.tensor.tensor import Tensor
