@@ -6,6 +6,7 @@
 #   make bench      Ember vs PyTorch CPU, side by side (creates .venv-bench with torch and SB3)
 #   make docs       the API reference and guides into site/ (creates .venv-docs with MkDocs)
 #   make test-gpu   the cuda-marked and device-parametrised tests, on a machine with cupy and a GPU
+#   make bench-gpu  Ember vs PyTorch CUDA on that GPU, side by side (GPU_PYTHON needs torch too)
 #   make clean      caches and build artefacts; `make distclean` also removes the venvs
 
 SHELL := bash
@@ -45,7 +46,7 @@ BENCH_STAMP := $(BENCH_VENV)/.ember-installed
 CUDA_STAMP := $(VENV)/.cuda-installed
 DOCS_STAMP := $(DOCS_VENV)/.docs-installed
 
-.PHONY: test demo lint bench docs test-gpu install clean distclean
+.PHONY: test demo lint bench docs test-gpu bench-gpu install clean distclean
 
 install: $(STAMP)
 
@@ -120,6 +121,12 @@ test-gpu: $(GPU_DEPS)
 	@PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -c "import ember, sys; sys.exit(0 if \
 		ember.cuda.is_available() else 'make test-gpu: cupy sees no CUDA GPU here')"
 	PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -m pytest -k cuda $(PYTEST_ARGS)
+
+# Each timed call ends with a synchronize of its framework. Without torch in GPU_PYTHON the torch
+# column stays empty.
+bench-gpu: $(GPU_DEPS)
+	PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) benchmarks/run.py \
+		--device cuda $(BENCH_ARGS)
 
 clean:
 	find . -path ./.git -prune -o -path ./$(VENV) -prune -o -path ./$(BENCH_VENV) -prune -o \

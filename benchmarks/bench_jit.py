@@ -22,14 +22,14 @@ import sys
 
 import numpy as np
 
-from harness import benchmark
+from harness import benchmark, place
 
 CHAIN_LENGTH = 50
 
 
 def _tensor(lib, shape: tuple[int, ...], seed: int, scale: float = 1.0):
     array = (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
-    return lib.from_numpy(array)
+    return place(lib, array)
 
 
 def _chain(lib):
@@ -67,15 +67,10 @@ def _lstm_cell(lib):
 
 
 def _lenet(lib):
+    from bench_training import lenet5
+
     lib.manual_seed(0)
-    nn = lib.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10),
-    ).eval()
-    return model, (_tensor(lib, (32, 1, 28, 28), 0),)
+    return lenet5(lib).eval(), (_tensor(lib, (32, 1, 28, 28), 0),)
 
 
 def _resnet20(lib):
@@ -88,6 +83,8 @@ def _resnet20(lib):
 def _inference(build, traced: bool):
     def setup(lib):
         fn, args = build(lib)
+        if isinstance(fn, lib.nn.Module):
+            fn = place(lib, fn)
         if traced:
             with lib.no_grad():
                 fn = lib.jit.trace(fn, args)
@@ -118,7 +115,7 @@ for _name, _build, _work, _unit in WORKLOADS:
 def _train_step(traced: bool):
     def setup(lib):
         model, (x,) = _mlp(lib)
-        model.train()
+        model = place(lib, model).train()
         target = _tensor(lib, (8, 10), 3)
         optimizer = lib.optim.SGD(model.parameters(), lr=0.01)
         forward = lib.jit.trace(model, x) if traced else model

@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from harness import benchmark
+from harness import benchmark, place
 
 SAMPLES, EPOCHS, MINIBATCH, OBS, ACTIONS, HIDDEN = 2048, 10, 64, 4, 2, 64
 
@@ -54,7 +54,10 @@ def actor_critic(lib):
 
 def _rollout_data(lib):
     rng = np.random.default_rng(0)
-    as_tensor = lib.from_numpy
+
+    def as_tensor(array):
+        return place(lib, array)
+
     return (as_tensor(rng.standard_normal((SAMPLES, OBS)).astype(np.float32)),
             as_tensor(rng.integers(0, ACTIONS, SAMPLES).astype(np.int64)),
             as_tensor(np.full(SAMPLES, -math.log(ACTIONS), np.float32)),
@@ -67,7 +70,7 @@ def _rollout_data(lib):
 def ppo_update(lib):
     lib.manual_seed(0)
     F = lib.nn.functional
-    policy = actor_critic(lib)
+    policy = place(lib, actor_critic(lib))
     optimizer = lib.optim.Adam(policy.parameters(), lr=3e-4, eps=1e-5)
     parameters = list(policy.parameters())
     observations, actions, old_log_probs, advantages, returns = _rollout_data(lib)
@@ -75,7 +78,7 @@ def ppo_update(lib):
 
     def update():
         for _ in range(EPOCHS):
-            order = lib.from_numpy(rng.permutation(SAMPLES))
+            order = place(lib, rng.permutation(SAMPLES))
             for start in range(0, SAMPLES, MINIBATCH):
                 index = order[start:start + MINIBATCH]
                 dist, values = policy(observations[index])
@@ -95,7 +98,8 @@ def ppo_update(lib):
     return update
 
 
-@benchmark("PPO rollout step: policy forward + sample, 8 obs, no grad", unit="step")
+@benchmark("PPO rollout step: policy forward + sample, 8 obs, no grad", unit="step",
+           devices=("cpu",))
 def rollout_step(lib):
     lib.manual_seed(0)
     policy = actor_critic(lib)

@@ -22,7 +22,8 @@ import sys
 
 import numpy as np
 
-from harness import benchmark
+import harness
+from harness import benchmark, place
 
 TREES, MIN_LEAVES, MAX_LEAVES, EMBEDDING, HIDDEN = 32, 20, 40, 300, 150
 
@@ -55,13 +56,13 @@ def _weights(lib, seed: int = 1) -> dict:
     shapes = {"W_iou.weight": (3 * HIDDEN, EMBEDDING), "W_iou.bias": (3 * HIDDEN,),
               "W_f.weight": (2 * HIDDEN, EMBEDDING), "W_f.bias": (2 * HIDDEN,),
               "U.weight": (5 * HIDDEN, 2 * HIDDEN)}
-    return {name: lib.from_numpy((0.1 * rng.standard_normal(shape)).astype(np.float32))
+    return {name: place(lib, (0.1 * rng.standard_normal(shape)).astype(np.float32))
             .requires_grad_(True) for name, shape in shapes.items()}
 
 
 def _inputs(lib, rows: int):
     array = np.random.default_rng(2).standard_normal((rows, EMBEDDING)).astype(np.float32)
-    return lib.from_numpy(array).requires_grad_(True)
+    return place(lib, array).requires_grad_(True)
 
 
 def _cell(lib, w: dict, gates, c_children):
@@ -111,7 +112,7 @@ def _torch_by_level(lib):
     batch, w = TreeBatch(random_trees()), _weights(lib)
     inputs = _inputs(lib, batch.num_leaves)
     bias = lib.cat([w["W_iou.bias"], w["W_f.bias"]])
-    plan = [(level.split_sizes, lib.from_numpy(level.children.numpy().copy()), level.size,
+    plan = [(level.split_sizes, place(lib, level.children.numpy().copy()), level.size,
              [j for j in range(level.index) if batch.levels[j].split_sizes[level.index - j - 1]])
             for level in batch.levels]
 
@@ -136,9 +137,10 @@ def _ember_by_level(lib):
     from ember_text.nn import BinaryTreeLSTM
     from ember_text.trees import TreeBatch
 
-    batch = TreeBatch(random_trees())
+    batch = TreeBatch(random_trees(), device=harness.DEVICE)
     cell = BinaryTreeLSTM(EMBEDDING, HIDDEN)
-    cell.load_state_dict({name: t.detach() for name, t in _weights(lib).items()})
+    cell.load_state_dict({name: t.detach().cpu() for name, t in _weights(lib).items()})
+    cell = place(lib, cell)
     inputs = _inputs(lib, batch.num_leaves)
 
     def step():

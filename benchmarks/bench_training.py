@@ -19,19 +19,20 @@ import sys
 
 import numpy as np
 
-from harness import benchmark
+import harness
+from harness import benchmark, place
 
 THREADS = (1, 2)
 
 
 def _inputs(lib, shape: tuple[int, ...], seed: int = 0):
     array = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    return lib.from_numpy(array)
+    return place(lib, array)
 
 
 def _labels(lib, shape: tuple[int, ...], classes: int, seed: int = 1):
     array = np.random.default_rng(seed).integers(0, classes, shape)
-    return lib.from_numpy(array.astype(np.int64))
+    return place(lib, array.astype(np.int64))
 
 
 def _step(lib, model, optimizer, inputs, targets, clip: float | None = None):
@@ -55,22 +56,27 @@ def _step(lib, model, optimizer, inputs, targets, clip: float | None = None):
 def mlp(lib):
     lib.manual_seed(0)
     nn = lib.nn
-    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
-                          nn.Linear(256, 10))
+    model = place(lib, nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256),
+                                     nn.ReLU(), nn.Linear(256, 10)))
     optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
     return _step(lib, model, optimizer, _inputs(lib, (128, 784)), _labels(lib, (128,), 10))
 
 
-@benchmark("LeNet-5 train step, batch 128, SGD momentum", unit="step", threads=THREADS)
-def lenet(lib):
-    lib.manual_seed(0)
+def lenet5(lib):
+    """LeNet-5 with ReLU and max-pooling, for (N, 1, 28, 28) images."""
     nn = lib.nn
-    model = nn.Sequential(
+    return nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),   # (N, 6, 14, 14)
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),             # (N, 16, 5, 5)
         nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
         nn.Linear(84, 10),
     )
+
+
+@benchmark("LeNet-5 train step, batch 128, SGD momentum", unit="step", threads=THREADS)
+def lenet(lib):
+    lib.manual_seed(0)
+    model = place(lib, lenet5(lib))
     optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     return _step(lib, model, optimizer, _inputs(lib, (128, 1, 28, 28)), _labels(lib, (128,), 10))
 
@@ -116,12 +122,17 @@ def resnet20(lib):
     return ResNet20()
 
 
-@benchmark("ResNet-20 (CIFAR) train step, batch 32, SGD momentum", unit="step", threads=THREADS)
+RESNET_BATCH = 32 if harness.DEVICE == "cpu" else 128  # a GPU wants bigger batches
+
+
+@benchmark(f"ResNet-20 (CIFAR) train step, batch {RESNET_BATCH}, SGD momentum", unit="step",
+           threads=THREADS)
 def resnet(lib):
     lib.manual_seed(0)
-    model = resnet20(lib)
+    model = place(lib, resnet20(lib))
     optimizer = lib.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    return _step(lib, model, optimizer, _inputs(lib, (32, 3, 32, 32)), _labels(lib, (32,), 10))
+    return _step(lib, model, optimizer, _inputs(lib, (RESNET_BATCH, 3, 32, 32)),
+                 _labels(lib, (RESNET_BATCH,), 10))
 
 
 SEQUENCE, BATCH, VOCAB, EMBEDDING, HIDDEN = 35, 32, 10_000, 128, 256
@@ -147,7 +158,7 @@ def lstm_language_model(lib):
 
 def lstm_lm(lib):
     lib.manual_seed(0)
-    model = lstm_language_model(lib)
+    model = place(lib, lstm_language_model(lib))
     optimizer = lib.optim.SGD(model.parameters(), lr=1.0)
     tokens = _labels(lib, (SEQUENCE, BATCH), VOCAB, seed=0)
     targets = _labels(lib, (SEQUENCE * BATCH,), VOCAB)

@@ -19,6 +19,27 @@ import numpy as np
 
 FRAMEWORKS = ("ember", "torch")
 
+#: Where every benchmark's tensors and models live: "cpu", or "cuda" (``run.py --device cuda``,
+#: set before the benchmark modules are imported, so their names can say what runs there).
+DEVICE = "cpu"
+
+
+def place(lib, value):
+    """A numpy array as a tensor of ``lib`` on ``DEVICE``, or a module moved there."""
+    if isinstance(value, np.ndarray):
+        return lib.from_numpy(value).to(DEVICE)
+    return value.to(DEVICE)
+
+
+def _synchronized(fn: Callable[[], object], lib) -> Callable[[], object]:
+    """``fn`` followed by a wait for the GPU, so that a sample times the work, not its queueing."""
+
+    def timed():
+        fn()
+        lib.cuda.synchronize()
+
+    return timed
+
 
 @dataclass(frozen=True)
 class Benchmark:
@@ -33,17 +54,18 @@ class Benchmark:
     work: int = 1
     unit: str = "op"
     threads: tuple[int, ...] = (1,)
+    devices: tuple[str, ...] = ("cpu", "cuda")
 
 
 REGISTRY: list[Benchmark] = []
 
 
-def benchmark(name: str, *, work: int = 1, unit: str = "op",
-              threads: tuple[int, ...] = (1,)) -> Callable:
+def benchmark(name: str, *, work: int = 1, unit: str = "op", threads: tuple[int, ...] = (1,),
+              devices: tuple[str, ...] = ("cpu", "cuda")) -> Callable:
     """Registers ``setup(lib) -> callable`` as a benchmark (used as a decorator)."""
 
     def register(setup: Callable) -> Callable:
-        REGISTRY.append(Benchmark(name, setup, work, unit, threads))
+        REGISTRY.append(Benchmark(name, setup, work, unit, threads, devices))
         return setup
 
     return register
@@ -105,6 +127,8 @@ def measure(bench: Benchmark, frameworks: dict[str, object], threads: int, repea
     """
     set_threads(threads, frameworks)
     fns = {name: bench.setup(lib) for name, lib in frameworks.items()}
+    if DEVICE != "cpu":
+        fns = {name: _synchronized(fn, frameworks[name]) for name, fn in fns.items()}
     calls = {name: _calls_per_sample(fn, min_seconds) for name, fn in fns.items()}  # warms up
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
@@ -142,7 +166,9 @@ def print_table(results: list[Result]) -> None:
 def describe_environment(frameworks: dict[str, object]) -> str:
     """Versions, BLAS kernels and thread settings: what a reader needs to compare two runs."""
     lines = [f"python {platform.python_version()} on {platform.machine()}, "
-             f"{os.cpu_count()} CPUs; numpy {np.__version__}"]
+             f"{os.cpu_count()} CPUs; numpy {np.__version__}; device {DEVICE}"]
+    if DEVICE != "cpu" and "torch" in frameworks:
+        lines.append(f"GPU: {frameworks['torch'].cuda.get_device_name()}")
     lines += [f"{name} {getattr(lib, '__version__', '?')}" for name, lib in frameworks.items()]
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     lines.append(f"OPENBLAS_CORETYPE={coretype or '(unset)'}, "

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import benchmark
+from harness import benchmark, place
 
 CHAIN_LENGTH = 50
 
 
 def _tensor(lib, shape: tuple[int, ...], seed: int, requires_grad: bool = False, scale=1.0):
     array = (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
-    return lib.from_numpy(array).requires_grad_(requires_grad)
+    return place(lib, array).requires_grad_(requires_grad)
 
 
 def _add(shape: tuple[int, ...]):

@@ -27,13 +27,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="samples per framework (median)")
     parser.add_argument("--min-time", type=float, default=0.05,
                         help="seconds each sample lasts at least")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where tensors and models live (cuda: timed up to a synchronize)")
     parser.add_argument("--frameworks", nargs="+", default=list(harness.FRAMEWORKS),
                         choices=harness.FRAMEWORKS)
     args = parser.parse_args(argv)
 
+    if args.device == "cuda" and not importlib.import_module("ember").cuda.is_available():
+        parser.error("--device cuda: ember sees no CUDA GPU here (cupy missing or no GPU)")
+    harness.DEVICE = args.device
     for module in MODULES:
         importlib.import_module(module)
-    selected = [b for b in harness.REGISTRY if args.keyword.lower() in b.name.lower()]
+    selected = [b for b in harness.REGISTRY
+                if args.keyword.lower() in b.name.lower() and args.device in b.devices]
     if not selected:
         parser.error(f"no benchmark matches {args.keyword!r}")
 
