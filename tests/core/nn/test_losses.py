@@ -333,3 +333,22 @@ def test_legacy_reduction_flags():
     with pytest.warns(UserWarning, match="deprecated"):
         loss = nn.MSELoss(size_average=False)
     assert loss.reduction == "sum"
+
+
+def test_binary_cross_entropy_gradient_is_finite_at_saturated_probabilities():
+    # A sigmoid that saturates to exactly 0.0 or 1.0 (the Siamese-network example, fed raw
+    # 0-255 pixels) must not give NaN gradients: PyTorch's BCE gradient is
+    # (x - t) / max(x (1 - x), 1e-12), and the loss clamps each log at -100.
+    x = ember.tensor([1.0, 0.0, 0.25, 1.0, 0.0], requires_grad=True)
+    t = ember.tensor([1.0, 0.0, 1.0, 0.0, 1.0])
+    loss = F.binary_cross_entropy(x, t, reduction="none")
+    np.testing.assert_allclose(loss.detach().numpy(), [0, 0, np.log(4), 100, 100], rtol=1e-6)
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0, 0, -4, 1e12, -1e12], rtol=1e-6)
+
+
+def test_binary_cross_entropy_gradcheck_in_input_and_target():
+    x = ember.tensor([0.2, 0.5, 0.9], dtype=ember.float64, requires_grad=True)
+    t = ember.tensor([0.0, 0.7, 1.0], dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(lambda a, b: F.binary_cross_entropy(a, b), (x, t))
+    assert ember.autograd.gradgradcheck(lambda a, b: F.binary_cross_entropy(a, b), (x, t))

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
+from ember.autograd.function import Function
 from ember.backend import xp_of
+from ember.ops.op import primitive
 from ember.tensor.registry import OPS
 from ember.tensor.tensor import Tensor
 
@@ -304,12 +308,36 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     values = input._array
     if values.size and bool(((values < 0) | (values > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    log_x = input.log().clamp_min(-100.0)
-    log_1mx = (1.0 - input).log().clamp_min(-100.0)
-    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+@primitive("binary_cross_entropy")
+class BinaryCrossEntropy(Function):
+    """Elementwise ``-(t log x + (1 - t) log(1 - x))``, each log clamped at -100, with PyTorch's
+    gradient ``(x - t) / max(x (1 - x), 1e-12)``: finite where ``x`` is exactly 0 or 1 (a
+    saturated sigmoid), where the clamped logs themselves have no usable derivative."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        ctx.save_for_backward(x, t)
+        xp = ctx.xp
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped just below
+            log_x = xp.maximum(xp.log(x), -100.0)
+            log_1mx = xp.maximum(xp.log1p(-x), -100.0)
+        return (t - 1) * log_1mx - t * log_x
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_x = grad * (x - t) / (x * (1.0 - x)).clamp_min(1e-12) if needs[0] else None
+        grad_t = None
+        if needs[1]:
+            grad_t = grad * ((-x).log1p().clamp_min(-100.0) - x.log().clamp_min(-100.0))
+        return grad_x, grad_t
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
