@@ -255,3 +255,14 @@ def test_eye(device):
     assert ember.eye(0).shape == (0, 0)
     with pytest.raises(RuntimeError, match="greater or equal to 0"):
         ember.eye(-1)
+
+
+def test_factories_take_size_as_a_keyword():
+    # PyTorch's factories accept the size positionally or as size= (the GAT example calls
+    # torch.empty(size=(in_features, out_features))), but not both.
+    assert ember.empty(size=(2, 3)).shape == (2, 3)
+    assert ember.zeros(size=[4]).tolist() == [0.0] * 4
+    assert ember.ones(size=(1, 2), dtype=ember.int64).tolist() == [[1, 1]]
+    assert ember.rand(size=(3,)).shape == (3,) and ember.randn(size=(2, 2)).shape == (2, 2)
+    with pytest.raises(TypeError, match=r"zeros\(\) got multiple values for argument 'size'"):
+        ember.zeros(2, size=(2,))

@@ -137,6 +137,22 @@ def test_samplers():
         WeightedRandomSampler([1.0], num_samples=0)
 
 
+def test_sampler_with_replacement_draws_lazily():
+    # minGPT's trainer: RandomSampler(ds, replacement=True, num_samples=int(1e10)) as an endless
+    # stream. PyTorch draws such indices a chunk at a time, so the first batch comes at once.
+    g = ember.Generator().manual_seed(5)
+    endless = RandomSampler(range(7), replacement=True, num_samples=int(1e10), generator=g)
+    loader = DataLoader(TensorDataset(ember.arange(7)), batch_size=4, sampler=endless)
+    (first,) = next(iter(loader))
+    assert len(endless) == int(1e10) and first.shape == (4,)
+    # the chunks continue one stream: the same seed gives the same prefix, whatever num_samples
+    g.manual_seed(5)
+    short = list(RandomSampler(range(7), replacement=True, num_samples=3000, generator=g))
+    g.manual_seed(5)
+    long = iter(RandomSampler(range(7), replacement=True, num_samples=int(1e10), generator=g))
+    assert [next(long) for _ in range(3000)] == short and set(short) == set(range(7))
+
+
 def test_subset_concat_random_split():
     ds = TensorDataset(ember.arange(10))
     assert Subset(ds, [7, 2])[1][0].item() == 2

@@ -137,3 +137,29 @@ def test_gcn_training_step_learns_on_a_graph():
         losses.append(loss.item())
     assert layer1.weight.grad is not None and losses[-1] < losses[0] / 5
     assert (layer2(ember.relu(layer1(features, adj)), adj).argmax(1) == labels).all()
+
+
+def test_dense_plus_sparse_is_dense_with_promoted_dtype():
+    # GAT's adjacency: torch.eye(V) + sparse_coo_tensor(edges, ones, (V, V), dtype=int64) is a
+    # dense float32 tensor in PyTorch (duplicate entries add up).
+    edges = ember.tensor([[0, 1, 1], [1, 2, 2]])
+    adj = ember.sparse_coo_tensor(edges, ember.ones(3), (3, 3), dtype=ember.int64)
+    out = ember.eye(3) + adj
+    assert isinstance(out, ember.Tensor) and out.dtype == ember.float32
+    np.testing.assert_array_equal(out.numpy(), [[1, 1, 0], [0, 1, 2], [0, 0, 1]])
+    assert ember.equal(adj + ember.eye(3), out)
+
+
+def test_sparse_plus_sparse_and_gradients():
+    i = ember.tensor([[0, 1], [1, 0]])
+    values = ember.tensor([2.0, 3.0], dtype=ember.float64, requires_grad=True)
+    a = ember.sparse_coo_tensor(i, values, (2, 2))
+    both = a + a
+    assert isinstance(both, ember.sparse.SparseTensor)
+    np.testing.assert_array_equal(both.to_dense().detach().numpy(), [[0, 4], [6, 0]])
+    dense = ember.rand(2, 2, dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(lambda v, d: ember.sparse_coo_tensor(i, v, (2, 2)) + d,
+                                    (values, dense))
+    with pytest.raises(RuntimeError, match=r"add: expected .* same size, but got \(2, 2\) and "
+                                           r"\(3, 3\)"):
+        a + ember.eye(3)

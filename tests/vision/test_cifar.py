@@ -104,9 +104,18 @@ def test_label_out_of_range(tmp_path):
         CIFAR10(tmp_path, train=False)
 
 
-def test_download_is_refused(tmp_path):
-    with pytest.raises(RuntimeError, match="downloading is not available"):
-        CIFAR10(tmp_path, download=True)
+def test_download_with_the_files_in_place_loads_them(cifar10_root):
+    # torchvision.datasets.CIFAR10(root, download=True) with the data already there just loads
+    # it (the ViT and DCGAN examples call it so); Ember reads the binary version in place.
+    root, parts = cifar10_root
+    test = CIFAR10(root, train=False, download=True)
+    np.testing.assert_array_equal(test.data, parts["test_batch.bin"][1])
+
+
+def test_download_without_the_files_names_them(tmp_path):
+    with pytest.raises(RuntimeError, match=r"test_batch\.bin not found in .*download=True, but "
+                                           r"Ember never downloads data"):
+        CIFAR10(tmp_path, train=False, download=True)
 
 
 def test_cifar100_fine_and_coarse_labels(tmp_path):

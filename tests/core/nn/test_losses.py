@@ -357,3 +357,10 @@ def test_legacy_reduction_flags():
     with pytest.warns(UserWarning, match="deprecated"):
         loss = nn.MSELoss(size_average=False)
     assert loss.reduction == "sum"
+
+
+def test_binary_cross_entropy_gradcheck_in_input_and_target():
+    x = ember.tensor([0.2, 0.5, 0.9], dtype=ember.float64, requires_grad=True)
+    t = ember.tensor([0.0, 0.7, 1.0], dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(lambda a, b: F.binary_cross_entropy(a, b), (x, t))
+    assert ember.autograd.gradgradcheck(lambda a, b: F.binary_cross_entropy(a, b), (x, t))

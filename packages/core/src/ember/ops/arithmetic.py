@@ -437,6 +437,8 @@ def _rmod(self, other):
 def _add_fast(self, other):
     if isinstance(other, Tensor) and self._array.dtype is other._array.dtype:
         return Add.apply(self, other)
+    if not isinstance(other, (Tensor, int, float)) and getattr(other, "is_sparse", False):
+        return NotImplemented  # dense + sparse: the SparseTensor adds (a dense result)
     return _binary(Add, AddScalar, self, other, "add")
 
 

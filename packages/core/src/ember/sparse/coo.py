@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend import xp_of
+from ember.ops.join import cat
 from ember.tensor.creation import as_tensor, tensor, zeros
+from ember.tensor.dtypes import promote_types
 from ember.tensor.tensor import Tensor
 
 
@@ -188,6 +190,29 @@ class SparseTensor:
                             self._coalesced)
 
     __rmul__ = __mul__
+
+    def __add__(self, other):
+        """``sparse + dense`` is a dense tensor, ``sparse + sparse`` a sparse one (the entries of
+        both, uncoalesced), as PyTorch's; the dtypes promote and the sizes must be equal.
+        Differentiable in the dense operand and in the values."""
+        if not isinstance(other, (SparseTensor, Tensor)):
+            return NotImplemented
+        if tuple(other.shape) != tuple(self.shape):
+            raise RuntimeError(
+                f"add: expected the sparse tensor and the other operand to have the same size, "
+                f"but got {tuple(self.shape)} and {tuple(other.shape)}")
+        if other.device != self.device:
+            raise RuntimeError(f"add: expected both operands on the same device, but got "
+                               f"{self.device} and {other.device}")
+        dtype = promote_types(self.dtype, other.dtype)
+        values = self._coo_values.to(dtype)
+        if isinstance(other, SparseTensor):
+            return SparseTensor(cat([self._coo_indices, other._coo_indices], 1),
+                                cat([values, other._coo_values.to(dtype)]), self.shape)
+        return other.to(dtype).index_put(tuple(self._coo_indices.unbind(0)), values,
+                                         accumulate=True)
+
+    __radd__ = __add__
 
     def __repr__(self) -> str:
         return (f"tensor(indices={self._coo_indices!r},\n       values={self._coo_values!r},"

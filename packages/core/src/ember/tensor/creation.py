@@ -30,6 +30,16 @@ def _size(size) -> tuple:
     return tuple(int(n) for n in size)
 
 
+def _positional_or_keyword_size(args: tuple, size, op_name: str) -> tuple:
+    """The size of ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``: PyTorch's
+    factories take it positionally or as the keyword ``size``, not both."""
+    if size is None:
+        return args
+    if args:
+        raise TypeError(f"{op_name}() got multiple values for argument 'size'")
+    return (size,)
+
+
 def _finish(array, requires_grad: bool) -> Tensor:
     tensor = Tensor(array)
     if requires_grad:
@@ -153,17 +163,20 @@ def _filled(fill, size, dtype, device, requires_grad, default_dtype):
     return _finish(array, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def zeros(*args, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    size = _positional_or_keyword_size(args, size, "zeros")
     return _filled(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad,
                    dtypes.get_default_dtype().numpy)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def ones(*args, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    size = _positional_or_keyword_size(args, size, "ones")
     return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad,
                    dtypes.get_default_dtype().numpy)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def empty(*args, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    size = _positional_or_keyword_size(args, size, "empty")
     return _filled(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad,
                    dtypes.get_default_dtype().numpy)
 

@@ -14,7 +14,13 @@ import numpy as np
 from ember.backend import CPU, Device, Generator, device_context, manual_seed_all, xp_of
 from ember.backend import default_generator as _default_generator_of
 from ember.tensor import dtypes
-from ember.tensor.creation import _device, _finish, _numpy_dtype, _size
+from ember.tensor.creation import (
+    _device,
+    _finish,
+    _numpy_dtype,
+    _positional_or_keyword_size,
+    _size,
+)
 from ember.tensor.registry import register_op
 from ember.tensor.tensor import Tensor
 
@@ -116,18 +122,22 @@ def _standard_normal(source, shape, dtype):
     return source.normal(shape, _floating(dtype, "randn"))
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(*args, size=None, generator=None, dtype=None, device=None,
+         requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1) of shape ``size``.
 
     Example:
         >>> ember.rand(2, 3).shape
         (2, 3)
     """
+    size = _positional_or_keyword_size(args, size, "rand")
     return _draw("rand", _uniform, size, dtype, device, requires_grad, generator)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randn(*args, size=None, generator=None, dtype=None, device=None,
+          requires_grad: bool = False) -> Tensor:
     """Standard normal samples of shape ``size``."""
+    size = _positional_or_keyword_size(args, size, "randn")
     return _draw("randn", _standard_normal, size, dtype, device, requires_grad, generator)
 
 

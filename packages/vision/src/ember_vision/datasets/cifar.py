@@ -2,6 +2,8 @@
 
 Nothing is downloaded: point ``root`` at a folder holding the ``.bin`` files, or at the folder
 above them (``root/cifar-10-batches-bin`` or ``root/cifar-100-binary``, as the archives unpack).
+``download=True`` with the files in place loads them, as torchvision does; without them it
+raises an error naming the files and the folder.
 
 The binary format (Krizhevsky, 2009): fixed-size records, each made of the label byte(s) and
 then 3072 pixel bytes: the 1024 red values of the 32x32 image in row-major order, then the
@@ -64,7 +66,9 @@ class CIFAR10(VisionDataset):
     ``.targets`` a list of ints, ``.classes`` the class names, and an item is a pair
     (PIL image in mode 'RGB', label), passed through ``transform`` / ``target_transform``.
     Differences, on purpose: the binary files are read instead of the pickled batches (loading
-    a pickle can run code), and nothing is downloaded (``download=True`` is an error).
+    a pickle can run code), and nothing is downloaded: ``download=True`` with the files in
+    place uses them (as torchvision does once downloaded); without them it is an error that
+    names the missing files.
 
     Args:
         root: the folder with ``data_batch_1.bin`` ... ``data_batch_5.bin`` and
@@ -72,7 +76,8 @@ class CIFAR10(VisionDataset):
         train: the five training batches, or the test batch.
         transform: applied to each PIL image.
         target_transform: applied to each label (an int).
-        download: must be False.
+        download: with the files in place, nothing to do; without them an error that says
+            Ember never downloads data and which files to put where.
 
     The example is skipped by the tests: CIFAR-10 is not in the repository, and nothing is
     downloaded.
@@ -94,15 +99,15 @@ class CIFAR10(VisionDataset):
 
     def __init__(self, root: str | os.PathLike, train: bool = True, transform=None,
                  target_transform=None, download: bool = False) -> None:
-        if download:
-            raise RuntimeError(
-                f"{type(self).__name__}: downloading is not available (Ember never downloads "
-                f"data); unpack the binary version's .bin files into {os.fspath(root)!r} and "
-                "pass download=False"
-            )
         super().__init__(root, transform, target_transform)
         self.train = train
-        folder = self._folder()
+        try:
+            folder = self._folder()
+        except RuntimeError as error:
+            if not download:
+                raise
+            raise RuntimeError(f"{error}. download=True, but Ember never downloads data: unpack "
+                               "the binary version of the data set there") from None
         images, labels = [], []
         for name in self.train_list if train else self.test_list:
             batch_images, batch_labels = read_cifar_records(folder / name, self.label_bytes)

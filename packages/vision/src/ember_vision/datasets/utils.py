@@ -1,8 +1,9 @@
 """Checks on local dataset files, as ``torchvision.datasets.utils`` (without the downloading).
 
 ``download=True`` in Ember means "make sure the files are there": with the files in place it
-checks them and does nothing else; without them it raises an error that names the folder and the
-files to put there. Ember never uses the network.
+uses them, as torchvision does (which, for MNIST, only checks that they exist), and warns when
+their checksums are not the published ones; without them it raises an error that names the
+folder and the files to put there. Ember never uses the network.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 __all__ = ["calculate_md5", "check_integrity", "verify_local_files"]
@@ -41,7 +43,7 @@ def _content_md5(path: Path) -> str:
 
 
 def verify_local_files(dataset: str, found: dict, checksums: dict, folders, source: str) -> None:
-    """Raises unless every file is present and matches a known checksum.
+    """Raises unless every file is present; warns for a file that is not the published one.
 
     Args:
         dataset: the dataset's name, for messages.
@@ -54,8 +56,13 @@ def verify_local_files(dataset: str, found: dict, checksums: dict, folders, sour
         source: where the files can be had, for that message.
 
     Raises:
-        RuntimeError: naming the missing files and where to put them, or the file whose
-            checksum is wrong with both digests.
+        RuntimeError: naming the missing files and where to put them.
+
+    Warns:
+        UserWarning: naming a file whose checksum is not the published one, with both digests.
+            torchvision uses files already in place without checking them, so Ember uses them
+            too (a stand-in in the same format, such as Fashion-MNIST's files under MNIST's
+            names, works), but says so.
     """
     missing = [stem for stem, path in found.items() if path is None]
     if missing:
@@ -76,8 +83,9 @@ def verify_local_files(dataset: str, found: dict, checksums: dict, folders, sour
             digest = calculate_md5(path)
             if digest == content_md5:
                 continue
-        raise RuntimeError(
+        warnings.warn(
             f"{dataset}: {path} has MD5 {digest}, which is not the published file (expected "
-            f"{archive_md5} for {stem}.gz or {content_md5} for {stem} uncompressed); replace it "
-            "with the original"
+            f"{archive_md5} for {stem}.gz or {content_md5} for {stem} uncompressed); using it as "
+            "it is",
+            UserWarning, stacklevel=3,
         )

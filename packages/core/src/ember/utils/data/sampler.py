@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+_DRAW_CHUNK = 1024  # indices drawn at a time by RandomSampler(replacement=True)
+
 
 def _draw_seed(generator) -> int:
     """A 63-bit seed drawn from ``generator`` (or the default CPU generator)."""
@@ -58,7 +60,10 @@ class RandomSampler(Sampler):
         n = len(self.data_source)
         rng = np.random.default_rng(_draw_seed(self.generator))
         if self.replacement:
-            yield from rng.integers(0, n, self.num_samples).tolist()
+            # Drawn in chunks, as PyTorch does: num_samples may be astronomically large (a sampler
+            # that never runs out, ``num_samples=int(1e10)``) and is consumed lazily.
+            for start in range(0, self.num_samples, _DRAW_CHUNK):
+                yield from rng.integers(0, n, min(_DRAW_CHUNK, self.num_samples - start)).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from rng.permutation(n).tolist()
