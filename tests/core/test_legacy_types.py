@@ -111,3 +111,31 @@ def test_new_constructors_keep_dtype_and_device(device):
 def test_module_type_accepts_legacy_types(target):
     model = ember.nn.Linear(2, 3).type(target)
     assert all(p.dtype == ember.float64 and p.is_cpu for p in model.parameters())
+
+
+def test_tensor_class_as_pytorchs_legacy_constructor():
+    # torch.Tensor(2, 3): uninitialised, default dtype; torch.Tensor(data): a float copy.
+    assert ember.Tensor(2, 3).shape == (2, 3) and ember.Tensor(2, 3).dtype == ember.float32
+    assert ember.Tensor(2, 3, 4, 5).shape == (2, 3, 4, 5)
+    assert ember.Tensor().shape == (0,) and ember.Tensor(4).shape == (4,)
+    assert ember.Tensor(ember.zeros(2, 3).size()).shape == (2, 3)
+    data = ember.Tensor([1, 2])
+    assert data.dtype == ember.float32 and data.tolist() == [1.0, 2.0]
+    assert not data.requires_grad and data.is_leaf
+    shared = ember.ones(2)
+    ember.Tensor(shared)[0] = 5.0  # a float32 tensor is aliased, as PyTorch's
+    assert shared.tolist() == [5.0, 1.0]
+    with pytest.raises(TypeError, match="expected sizes"):
+        ember.Tensor(2, 3.5)
+    previous = ember.get_default_dtype()
+    ember.set_default_dtype(ember.float64)
+    try:
+        assert ember.Tensor(2).dtype == ember.float64
+    finally:
+        ember.set_default_dtype(previous)
+
+
+def test_tensor_class_wraps_arrays_as_they_are():
+    array = np.arange(3)
+    wrapped = ember.Tensor(array)
+    assert wrapped.dtype == ember.int64 and np.shares_memory(wrapped.numpy(), array)

@@ -100,6 +100,11 @@ class LegacyTensorType(type):
         return f"<class '{type_name(cls.dtype, cls.is_cuda)}'>"
 
 
+def default_type() -> LegacyTensorType:
+    """The legacy type of the default dtype on the CPU: what ``ember.Tensor(...)`` builds."""
+    return CPU_TYPES[f"{STEMS[dtypes.get_default_dtype().name]}Tensor"]
+
+
 def _all_ints(values) -> bool:
     return all(isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool)
                for v in values)

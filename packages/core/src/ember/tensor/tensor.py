@@ -13,12 +13,18 @@ import numpy as np
 from ember.backend import CPU, device_of, shared
 from ember.tensor import dtypes
 
+_ndarray = np.ndarray
+
 
 class Tensor:
     """An n-dimensional array on a device, with reverse-mode autograd.
 
     Create tensors with ``ember.tensor``, ``ember.zeros`` and friends; ``Tensor(array)`` wraps an
-    existing numpy or cupy array without copying.
+    existing numpy or cupy array without copying (its dtype kept: PyTorch would convert it to the
+    default dtype). Anything else is PyTorch's legacy constructor, as ``ember.FloatTensor`` but
+    of the default dtype: ``Tensor(2, 3)`` uninitialised of that shape, ``Tensor([1, 2])`` a
+    copy of the data, ``Tensor()`` empty (a fourth size of 0, ``Tensor(a, b, c, 0)``, is read
+    as omitted).
 
     Example:
         >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
@@ -39,7 +45,10 @@ class Tensor:
         "__weakref__",
     )
 
-    def __init__(self, data, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
+    def __init__(self, data=None, requires_grad: bool = False, grad_fn=None, output_nr: int = 0):
+        if data.__class__ is not _ndarray and not hasattr(data, "__cuda_array_interface__"):
+            data = _legacy_array(data, requires_grad, grad_fn, output_nr)
+            requires_grad, grad_fn, output_nr = False, None, 0
         self._array = data
         self._rg = requires_grad
         self.grad = None
@@ -502,3 +511,20 @@ def _node_name(node) -> str:
     if name.endswith("Scalar") and len(name) > len("Scalar"):
         name = name[: -len("Scalar")]
     return name + "Backward0"
+
+
+def _legacy_array(data, *more):
+    """The array of ``Tensor(data, *more)`` called as PyTorch's legacy constructor: sizes or
+    data, the default dtype (the positional slots of ``__init__`` read as further sizes)."""
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    from ember.tensor.legacy import default_type  # legacy builds on this module
+
+    requires_grad, grad_fn, output_nr = more
+    args = () if data is None else (data,)
+    if requires_grad is not False:
+        args += (requires_grad,)
+    if grad_fn is not None:
+        args += (grad_fn,) + ((output_nr,) if output_nr != 0 else ())
+    return default_type()(*args)._array
+
