@@ -329,3 +329,10 @@ def test_the_cache_folder(monkeypatch, tmp_path):
     assert hub.get_dir() == str(tmp_path / "xdg" / "ember" / "hub")
     hub.set_dir(tmp_path / "mine")
     assert hub.get_dir() == str(tmp_path / "mine")
+
+
+def test_hub_offers_tqdm_as_torch_hub_does():
+    # Programs write `from torch.hub import tqdm` for their own progress bars.
+    from ember.hub import tqdm
+
+    assert list(tqdm(range(3), disable=True)) == [0, 1, 2]

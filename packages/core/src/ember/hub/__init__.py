@@ -31,11 +31,12 @@ from ember.hub.download import (
     get_dir,
     load_state_dict_from_url,
     set_dir,
+    tqdm,  # torch.hub.tqdm, which programs import from here
 )
 from ember.hub.repos import entrypoint, entrypoints, hubconf, repository_dir
 
 __all__ = ["HASH_REGEX", "download_url_to_file", "get_dir", "help", "list", "load",
-           "load_state_dict_from_url", "set_dir"]
+           "load_state_dict_from_url", "set_dir", "tqdm"]
 
 
 def _hubconf(repo_or_dir, source, trust_repo, force_reload, caller):
