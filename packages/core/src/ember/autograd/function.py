@@ -208,25 +208,25 @@ class Function:
         xp = np if first.__class__ is _ndarray else xp_of(first)
         count = len(inputs)
         if count == 1:
-            if a._rg and (_grad_enabled or _grad_mode()):
-                return _record(cls, inputs, attrs, xp, _ONE_TRUE)
             arrays = (first,)
+            if a._rg and (_grad_enabled or _grad_mode()):
+                return _record(cls, inputs, arrays, attrs, xp, _ONE_TRUE)
         elif count == 2:
             b = inputs[1]
             if b._array.__class__ is not first.__class__:
                 raise _device_error(cls, inputs)
-            if (_grad_enabled or _grad_mode()) and (a._rg or b._rg):
-                return _record(cls, inputs, attrs, xp, (a._rg, b._rg))
             arrays = (first, b._array)
+            if (_grad_enabled or _grad_mode()) and (a._rg or b._rg):
+                return _record(cls, inputs, arrays, attrs, xp, (a._rg, b._rg))
         else:
             for t in inputs:
                 if t._array.__class__ is not first.__class__:
                     raise _device_error(cls, inputs)
+            arrays = tuple([t._array for t in inputs])
             if _grad_enabled or _grad_mode():
                 needs = tuple([t._rg for t in inputs])
                 if True in needs:
-                    return _record(cls, inputs, attrs, xp, needs)
-            arrays = [t._array for t in inputs]
+                    return _record(cls, inputs, arrays, attrs, xp, needs)
         ctx = _NO_GRAD_CTX
         ctx.xp = xp
         try:
@@ -262,23 +262,30 @@ def _edge(t):
     return (fn, t._output_nr)
 
 
-def _record(cls, inputs, attrs, xp, needs):
+def _record(cls, inputs, arrays, attrs, xp, needs):
     """Runs forward and records the node (the grad-mode path of ``apply``)."""
     node = cls.__new__(cls)
     node.xp = xp
     node.needs_input_grad = needs
     node.attrs = attrs
-    arrays = [t._array for t in inputs]
     try:
         out = cls.forward(node, *arrays, **attrs)
     except ValueError as error:
         raise _forward_error(cls, inputs, error) from None
     if len(inputs) == 1:
-        a = inputs[0]
-        edge = _edge(a)
+        edge = _edge(inputs[0])
         node.next_functions = (edge,)
         node.generation = edge[0].generation + 1
-        node.shapes = (a._array.shape,)
+        node.shapes = (arrays[0].shape,)
+    elif len(inputs) == 2:
+        edge_a = _edge(inputs[0]) if needs[0] else None
+        edge_b = _edge(inputs[1]) if needs[1] else None
+        node.next_functions = (edge_a, edge_b)
+        if edge_b is None or (edge_a is not None and edge_a[0].generation > edge_b[0].generation):
+            node.generation = edge_a[0].generation + 1
+        else:
+            node.generation = edge_b[0].generation + 1
+        node.shapes = (arrays[0].shape, arrays[1].shape)
     else:
         edges = [_edge(t) if need else None for t, need in zip(inputs, needs)]
         generation = 0

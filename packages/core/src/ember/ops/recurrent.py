@@ -17,6 +17,14 @@ def _sigmoid(xp, x):
     return 0.5 * (xp.tanh(0.5 * x) + 1.0)  # stable for large |x|, one transcendental
 
 
+def _sigmoid_(xp, x):
+    """``_sigmoid`` in place."""
+    x *= 0.5
+    xp.tanh(x, out=x)
+    x += 1.0
+    x *= 0.5
+
+
 @primitive("lstm_cell")
 class LSTMCellStep(Function):
     """(gates (N, 4H), c (N, H)) -> (h', c')."""
@@ -113,8 +121,10 @@ class LSTMLayer(Function):
     (outputs (T, N, H), h_T, c_T); ``reverse`` runs from the last step to the first.
 
     One node per sequence instead of three per step; the array backward also gets dW_hh as one
-    product over all steps. The Tensor backward re-runs the steps with ordinary ops and
-    differentiates them, so higher-order gradients stay exact.
+    product over all steps. The arrays run transposed, (4H, N) gates and (H, N) states: each gate
+    is then one contiguous block and ``W_hh @ h`` is the orientation OpenBLAS runs fastest at
+    these shapes. The Tensor backward re-runs the steps with ordinary ops and differentiates
+    them, so higher-order gradients stay exact.
     """
 
     @staticmethod
@@ -123,25 +133,27 @@ class LSTMLayer(Function):
         steps, batch, _ = gates_x.shape
         hidden = h0.shape[-1]
         dtype = gates_x.dtype
-        hs = xp.empty((steps + 1, batch, hidden), dtype=dtype)
-        cs = xp.empty((steps + 1, batch, hidden), dtype=dtype)
-        acts = xp.empty(gates_x.shape, dtype=dtype)
-        tanh_cs = xp.empty((steps, batch, hidden), dtype=dtype)
-        out = xp.empty((steps, batch, hidden), dtype=dtype)
-        hs[0], cs[0] = h0, c0
-        w_t = weight_hh.T
+        hs = xp.empty((steps + 1, hidden, batch), dtype=dtype)
+        cs = xp.empty((steps + 1, hidden, batch), dtype=dtype)
+        acts = xp.empty((steps, 4 * hidden, batch), dtype=dtype)
+        tanh_cs = xp.empty((steps, hidden, batch), dtype=dtype)
+        hs[0], cs[0] = h0.T, c0.T
         for k, t in enumerate(_order(steps, reverse)):
-            gates = gates_x[t] + hs[k] @ w_t
-            act = acts[k]
-            act[:, :2 * hidden] = _sigmoid(xp, gates[:, :2 * hidden])
-            act[:, 2 * hidden:3 * hidden] = xp.tanh(gates[:, 2 * hidden:3 * hidden])
-            act[:, 3 * hidden:] = _sigmoid(xp, gates[:, 3 * hidden:])
-            c = act[:, hidden:2 * hidden] * cs[k] + act[:, :hidden] * act[:, 2 * hidden:3 * hidden]
-            cs[k + 1] = c
-            tanh_cs[k] = xp.tanh(c)
-            hs[k + 1] = out[t] = act[:, 3 * hidden:] * tanh_cs[k]
+            act = acts[k]  # the gates, then their activations, in place
+            xp.matmul(weight_hh, hs[k], out=act)
+            act += gates_x[t].T
+            i, f, g, o = _gates(act, hidden)
+            _sigmoid_(xp, act[:2 * hidden])  # i and f
+            xp.tanh(g, out=g)
+            _sigmoid_(xp, o)
+            xp.multiply(f, cs[k], out=cs[k + 1])
+            cs[k + 1] += i * g
+            xp.tanh(cs[k + 1], out=tanh_cs[k])
+            xp.multiply(o, tanh_cs[k], out=hs[k + 1])
         ctx.save_for_backward(gates_x, h0, c0, weight_hh, hs, cs, acts, tanh_cs)
-        return out, hs[steps].copy(), cs[steps].copy()
+        out = hs[:0:-1] if reverse else hs[1:]  # step t's output is hs[k + 1]
+        return (xp.ascontiguousarray(out.transpose(0, 2, 1)), hs[steps].T.copy(),
+                cs[steps].T.copy())
 
     @staticmethod
     def backward(ctx, grad_out, grad_h, grad_c):
@@ -168,27 +180,34 @@ class LSTMLayer(Function):
     def backward_arrays(ctx, grad_out, grad_h, grad_c):
         _, _, _, weight_hh, hs, cs, acts, tanh_cs = ctx.saved_arrays
         xp = ctx.xp
-        steps, batch, hidden = tanh_cs.shape
-        d_gates = xp.empty(acts.shape, dtype=acts.dtype)
-        d_h, d_c = grad_h, grad_c
-        order = list(_order(steps, ctx.attrs["reverse"]))
+        steps, hidden, batch = tanh_cs.shape
+        reverse = ctx.attrs["reverse"]
+        d_gates_x = xp.empty((steps, batch, 4 * hidden), dtype=acts.dtype)
+        d_gates = xp.empty(acts.shape[1:], dtype=acts.dtype)  # one step's, transposed
+        d_h, d_c = grad_h.T, grad_c.T
+        order = list(_order(steps, reverse))
         for k in range(steps - 1, -1, -1):
-            act, tanh_c = acts[k], tanh_cs[k]
-            i, f = act[:, :hidden], act[:, hidden:2 * hidden]
-            g, o = act[:, 2 * hidden:3 * hidden], act[:, 3 * hidden:]
-            d_h = grad_out[order[k]] + d_h
+            i, f, g, o = _gates(acts[k], hidden)
+            tanh_c = tanh_cs[k]
+            d_h = grad_out[order[k]].T + d_h
             d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)
-            d = d_gates[k]
-            d[:, :hidden] = d_c * g * i * (1 - i)
-            d[:, hidden:2 * hidden] = d_c * cs[k] * f * (1 - f)
-            d[:, 2 * hidden:3 * hidden] = d_c * i * (1 - g * g)
-            d[:, 3 * hidden:] = d_h * tanh_c * o * (1 - o)
+            d_i, d_f, d_g, d_o = _gates(d_gates, hidden)
+            xp.multiply(d_c * g, i * (1 - i), out=d_i)
+            xp.multiply(d_c * cs[k], f * (1 - f), out=d_f)
+            xp.multiply(d_c * i, 1 - g * g, out=d_g)
+            xp.multiply(d_h * tanh_c, o * (1 - o), out=d_o)
+            d_gates_x[order[k]] = d_gates.T
             d_c = d_c * f
-            d_h = d @ weight_hh
-        flat = d_gates.reshape(steps * batch, -1)
-        d_weight = flat.T @ hs[:steps].reshape(steps * batch, hidden)
-        d_gates_x = d_gates[::-1] if ctx.attrs["reverse"] else d_gates
-        return d_gates_x, d_h, d_c, d_weight
+            d_h = weight_hh.T @ d_gates
+        h_prev = hs[:steps][::-1] if reverse else hs[:steps]  # by time step, like d_gates_x
+        h_prev = xp.ascontiguousarray(h_prev.transpose(0, 2, 1)).reshape(steps * batch, hidden)
+        d_weight = d_gates_x.reshape(steps * batch, 4 * hidden).T @ h_prev
+        return d_gates_x, d_h.T, d_c.T, d_weight
+
+
+def _gates(act, hidden: int) -> tuple:
+    """The i, f, g, o blocks of transposed (4H, N) gates."""
+    return act[:hidden], act[hidden:2 * hidden], act[2 * hidden:3 * hidden], act[3 * hidden:]
 
 
 def _order(steps: int, reverse: bool):
