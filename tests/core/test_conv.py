@@ -84,6 +84,23 @@ def test_conv2d_gradients_first_and_second_order(config, device):
     ember.autograd.gradgradcheck(fn, (x, w, b))
 
 
+def test_single_channel_conv2d_gradients_first_and_second_order():
+    """A single input channel takes the banded product (``conv._banded_fits``)."""
+    from ember.ops import conv
+
+    rng = np.random.default_rng(6)
+    x = ember.tensor(rng.standard_normal((2, 1, 6, 5)), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((3, 1, 3, 2)), requires_grad=True)
+    geometry = ((1, 1), (1, 2), (2, 1), 1)
+    assert conv._banded_fits(x.shape, w.shape, geometry)
+
+    def fn(x, w):
+        return ember.conv2d(x, w, padding=(1, 2), dilation=(2, 1))
+
+    ember.autograd.gradcheck(fn, (x, w), fast_mode=False)
+    ember.autograd.gradgradcheck(fn, (x, w))
+
+
 def test_conv2d_same_and_valid_padding():
     x = ember.tensor(np.random.default_rng(2).standard_normal((1, 1, 6, 5)))
     for k in (3, 4):
@@ -148,7 +165,8 @@ def test_conv_errors_name_shapes():
 
 
 # Geometries that take each column layout: row-flat (stride 1, few discarded columns), tap by
-# tap (stride 1 with many discarded columns, or strided), 1x1, grouped, dilated.
+# tap (stride 1 with many discarded columns, or strided), 1x1, grouped, dilated, and the banded
+# product of a single input channel (plain, then padded and dilated).
 LAYOUT_CASES = [
     dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1),
@@ -162,6 +180,10 @@ LAYOUT_CASES = [
          groups=1),
     dict(shape=(3, 2, 6, 6), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1, out_channels=8),  # many outputs per input: the col2im adjoint
+    dict(shape=(3, 1, 7, 6), kernel=(3, 2), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+         groups=1),
+    dict(shape=(3, 1, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(2, 1), dilation=(2, 2),
+         groups=1),
 ]
 
 

@@ -28,6 +28,7 @@ from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
 
 _CHUNK_ELEMENTS = 1 << 18  # column elements per chunk of images on the CPU: 1 MB of float32
+_BANDED_LIMIT = 48  # see _banded_fits
 
 
 class _Plan:
@@ -136,6 +137,8 @@ def _conv_forward(xp, x, weight, geometry, each_chunk=None):
     conv outputs with ``view`` (``x.view(-1, 320)``), which another layout would refuse.
     ``each_chunk(first, end, columns)``, when given, also sees every chunk's columns.
     """
+    if each_chunk is None and _banded_fits(x.shape, weight.shape, geometry):
+        return _banded_forward(xp, x, weight, geometry)
     plan = _Plan(xp, x.shape, weight.shape, geometry)
     source = plan.source(xp, x)
     per_group = plan.o // plan.groups
@@ -164,6 +167,8 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
     The columns are rebuilt rather than kept from the forward: rebuilding a chunk in cache is
     cheaper than writing the whole batch's columns out to memory and reading them back.
     """
+    if _banded_fits(x.shape, w_shape, geometry):
+        return _banded_weight_grad(xp, x, grad, w_shape, geometry)
     plan = _Plan(xp, x.shape, w_shape, geometry)
     source = plan.source(xp, x)
     grad_channels_first = grad.transpose(1, 0, 2, 3)
@@ -177,6 +182,71 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
         g = plan.grouped(plan.grad_columns(xp, grad_channels_first, first, end, grad_scratch))
         total += grouped_matmul(cols, g.transpose(0, 2, 1), part)
     return xp.ascontiguousarray(total.transpose(0, 2, 1)).reshape(w_shape)
+
+
+def _banded_fits(x_shape, w_shape, geometry) -> bool:
+    """Whether ``_banded_forward`` is the faster way: one input channel at stride 1, few outputs
+    and rows not much wider than the kernel. Its product does Wp / kw times im2col's
+    arithmetic, which pays only while im2col's product is the thin one it is for few outputs:
+    measured at 5x5 and 7x7 kernels with 6 to 64 outputs, O * Wp <= 48 * kw."""
+    stride, padding, _, groups = geometry
+    o, _, _, kw = w_shape
+    width = x_shape[3] + 2 * padding[1]
+    return (x_shape[1] == 1 and groups == 1 and stride == (1, 1)
+            and o * width <= _BANDED_LIMIT * kw)
+
+
+def _banded_rows(xp, x, w_shape, geometry):
+    """The padded rows each output row reads, side by side: (N * Ho, kh * Wp)."""
+    _, padding, dilation, _ = geometry
+    kh = w_shape[2]
+    source = xp.ascontiguousarray(padded(xp, x[:, 0], padding, (0, 0), 0))
+    n, _, wp = source.shape
+    ho = output_size(x.shape[2], kh, 1, padding[0], dilation[0])
+    image, row, column = source.strides
+    rows = xp.lib.stride_tricks.as_strided(source, (n, ho, kh, wp),
+                                           (image, row, dilation[0] * row, column))
+    return rows.reshape(n * ho, kh * wp)
+
+
+def _band(xp, matrix, w_shape, dilation, wo):
+    """The view of ``matrix`` (kh * Wp, O * Wo) at the places that multiply kernel taps:
+    (kh, kw, O, Wo), its element [i, j, o, x] at row (i, x + j * dw), column (o, x)."""
+    o, _, kh, kw = w_shape
+    grid = matrix.reshape(kh, -1, o, wo)
+    row, column, channel, out_column = grid.strides
+    return xp.lib.stride_tricks.as_strided(
+        grid, (kh, kw, o, wo), (row, dilation[1] * column, channel, column + out_column))
+
+
+def _banded_forward(xp, x, weight, geometry):
+    """A single-channel convolution as one product: each output row (O * Wo) is its kh input
+    rows (kh * Wp) times a banded matrix that holds the kernel once per output column.
+
+    Five times the arithmetic of im2col for LeNet-5's first layer (5x5 taps over 32-wide
+    padded rows), but BLAS runs a product with 160 and 168 as its short sides several times
+    faster than one with 25 and 6, and the columns are a fifth of im2col's: 2.6 -> 2.1 ms.
+    """
+    _, padding, dilation, _ = geometry
+    o, _, kh, kw = weight.shape
+    n, _, h, w = x.shape
+    ho = output_size(h, kh, 1, padding[0], dilation[0])
+    wo = output_size(w, kw, 1, padding[1], dilation[1])
+    band = xp.zeros((kh * (w + 2 * padding[1]), o * wo), dtype=x.dtype)
+    _band(xp, band, weight.shape, dilation, wo)[...] = weight[:, 0].transpose(1, 2, 0)[..., None]
+    product = _banded_rows(xp, x, weight.shape, geometry) @ band
+    return xp.ascontiguousarray(product.reshape(n, ho, o, wo).transpose(0, 2, 1, 3))
+
+
+def _banded_weight_grad(xp, x, grad, w_shape, geometry):
+    """dL/dw of ``_banded_forward``'s convolution: the gradient of its banded matrix, summed
+    along each kernel tap's diagonal (LeNet-5's first layer 2.7 -> 2.1 ms)."""
+    n, o, ho, wo = grad.shape
+    rows = _banded_rows(xp, x, w_shape, geometry)
+    outputs = xp.ascontiguousarray(grad.transpose(0, 2, 1, 3)).reshape(n * ho, o * wo)
+    band_grad = rows.T @ outputs
+    taps = _band(xp, band_grad, w_shape, geometry[2], wo).sum(axis=3)  # (kh, kw, O)
+    return xp.ascontiguousarray(taps.transpose(2, 0, 1)).reshape(w_shape)
 
 
 def _flipped(weight, groups: int):
