@@ -318,6 +318,8 @@ def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation):
 
     The sum is kept as (C, Hp, Wp, N): a tap's rows of a stride-1 convolution are then one run
     of Wo * N elements each (LeNet-5's second conv: 2.0 -> 1.05 ms a step against runs of Wo).
+    It is returned copied to (N, C, H, W): the elementwise ops and pooling that read it next
+    are slower on the batch-innermost layout than the copy costs.
     """
     n, c, h, w = x_shape
     (kh, kw), (ph, pw) = kernel, padding
@@ -327,7 +329,7 @@ def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation):
         for j in range(kw):
             rows, columns = tap(i, j, stride, dilation, out_hw)
             total[:, rows, columns] += cols[:, i, j]
-    return total[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2)
+    return xp.ascontiguousarray(total[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2))
 
 
 @primitive("conv2d")
