@@ -135,7 +135,9 @@ def test_tensor_class_as_pytorchs_legacy_constructor():
         ember.set_default_dtype(previous)
 
 
-def test_tensor_class_wraps_arrays_as_they_are():
+def test_tensor_class_wraps_arrays_as_they_are(tmp_path):
     array = np.arange(3)
     wrapped = ember.Tensor(array)
     assert wrapped.dtype == ember.int64 and np.shares_memory(wrapped.numpy(), array)
+    mapped = np.memmap(tmp_path / "values.bin", dtype=np.int16, mode="w+", shape=(2,))
+    assert ember.Tensor(mapped).dtype == ember.int16  # an ndarray subclass is an array too

@@ -516,6 +516,8 @@ def _node_name(node) -> str:
 def _legacy_array(data, *more):
     """The array of ``Tensor(data, *more)`` called as PyTorch's legacy constructor: sizes or
     data, the default dtype (the positional slots of ``__init__`` read as further sizes)."""
+    if isinstance(data, np.ndarray):  # a subclass (np.memmap ...): wrapped as it is, as arrays are
+        return data
     if isinstance(data, np.generic):
         return np.asarray(data)
     from ember.tensor.legacy import default_type  # legacy builds on this module
