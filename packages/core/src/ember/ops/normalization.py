@@ -65,12 +65,11 @@ class BatchNormAffine(Function):
         xp = ctx.xp
         count = x.size // x.shape[1]
         mean = _channel_sums(xp, x) / count
-        centered = x - mean
-        var = _channel_sums(xp, centered, centered) / count
+        out = x - mean  # centered, then scaled and shifted in place: no temporary activation
+        var = _channel_sums(xp, out, out) / count
         inv_std = 1.0 / xp.sqrt(var + eps)
         shape = mean.shape
-        scale = weight.reshape(shape) * inv_std
-        out = centered * scale
+        out *= weight.reshape(shape) * inv_std
         out += bias.reshape(shape)
         # x - mean again in backward rather than a saved copy: one activation less held per
         # layer (a ResNet-20 step page-faults a quarter less)
@@ -89,16 +88,16 @@ class BatchNormAffine(Function):
     @staticmethod
     def backward_arrays(ctx, grad, _grad_mean, _grad_var):
         x, weight, mean, inv_std = ctx.saved_arrays
-        centered = x - mean
-        shape = inv_std.shape
-        count = centered.size // inv_std.size
-        grad_bias = _channel_sums(ctx.xp, grad)
-        grad_weight = _channel_sums(ctx.xp, grad, centered) * inv_std
+        xp = ctx.xp
+        grad_x = x - mean  # centered, then turned into dL/dx in place: no temporaries
+        count = grad_x.size // inv_std.size
+        grad_bias = _channel_sums(xp, grad)
+        grad_weight = _channel_sums(xp, grad, grad_x) * inv_std
         # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), x_hat = centered * inv_std
-        scale = weight.reshape(shape) * inv_std
-        grad_x = grad * scale
-        grad_x -= centered * (scale * inv_std * grad_weight / count)
-        grad_x -= scale * grad_bias / count
+        grad_x *= inv_std * grad_weight / count
+        grad_x += grad_bias / count
+        xp.subtract(grad, grad_x, out=grad_x)
+        grad_x *= weight.reshape(inv_std.shape) * inv_std
         return grad_x, grad_weight.reshape(-1), grad_bias.reshape(-1)
 
 
