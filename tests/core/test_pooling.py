@@ -168,6 +168,22 @@ def test_max_pool_ties_and_nan_route_the_gradient_to_the_first_maximum(channels_
     np.testing.assert_array_equal(t.grad.numpy()[0, 1], expected)
 
 
+@pytest.mark.parametrize("kernel, stride", [(2, 2), ((2, 3), (2, 3)), (2, 3)])
+def test_max_pool_gradient_of_tiling_and_gapped_windows(kernel, stride, device):
+    # (2, 2) and (2, 3) windows tile the 6x6 input (every position written by exactly one
+    # tap); stride 3 > kernel 2 leaves positions in no window, which must get 0
+    rng = np.random.default_rng(5)
+    x = rng.permutation(2 * 3 * 6 * 6).reshape(2, 3, 6, 6).astype(np.float32)
+    t = ember.tensor(x, device=device, requires_grad=True)
+    values, indices = ember.max_pool2d(t, kernel, stride, return_indices=True)
+    grad = rng.standard_normal(values.shape).astype(np.float32)
+    values.backward(ember.tensor(grad, device=device))
+    expected = np.zeros((2, 3, 36), np.float32)
+    np.put_along_axis(expected, indices.cpu().numpy().reshape(2, 3, -1), grad.reshape(2, 3, -1),
+                      axis=2)
+    np.testing.assert_array_equal(t.grad.cpu().numpy(), expected.reshape(x.shape))
+
+
 def test_max_pool_gradient_keeps_infinite_and_nan_gradients_where_they_belong():
     x = ember.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], requires_grad=True)
     ember.max_pool2d(x, 2).backward(ember.tensor([[[[np.inf]]]]))
