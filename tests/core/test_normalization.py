@@ -57,6 +57,36 @@ def test_batch_norm_gradients(device):
                  rng.standard_normal(2), device=device)
 
 
+def _batch_norm_results(x, w, b, grad, device):
+    x, w, b = (ember.tensor(a, device=device, requires_grad=True) for a in (x, w, b))
+    y = ember.batch_norm(x, None, None, w, b, training=True)
+    y.backward(ember.tensor(grad, device=device))
+    return [t.detach().cpu().numpy().astype(np.float64) for t in (y, x.grad, w.grad, b.grad)]
+
+
+def test_batch_norm_float32_stays_accurate_with_a_large_mean(device):
+    # mean 250 standard deviations from 0: the centering must happen before any squaring
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((16, 4, 8, 8)) * 2 + 500).astype(np.float32)
+    w, b = rng.standard_normal(4), rng.standard_normal(4)
+    grad = rng.standard_normal(x.shape)
+    expected = _batch_norm_results(x.astype(np.float64), w, b, grad, device)
+    got = _batch_norm_results(x, w.astype(np.float32), b.astype(np.float32),
+                              grad.astype(np.float32), device)
+    for ref, value in zip(expected, got):
+        assert np.abs(value - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+def test_batch_norm_of_channels_last_memory(device):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 3, 5, 6)) + 1
+    w, b, grad = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(x.shape)
+    channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    for ref, value in zip(_batch_norm_results(x, w, b, grad, device),
+                          _batch_norm_results(channels_last, w, b, grad, device)):
+        np.testing.assert_allclose(value, ref, rtol=1e-12, atol=1e-12)
+
+
 def test_layer_norm(device):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 4))
