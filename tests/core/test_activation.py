@@ -199,7 +199,8 @@ def test_bad_arguments_name_the_op():
         ember.prelu(ember.ones(2, 3), ember.ones(4))
 
 
-def test_relu_gradient_masks_infinite_and_nan_gradients_like_where():
-    x = ember.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
-    ember.relu(x).backward(ember.tensor([np.inf, np.inf, np.nan, 1.0]))
-    np.testing.assert_array_equal(x.grad.numpy(), [0.0, np.inf, 0.0, 1.0])
+@pytest.mark.parametrize("repeats", [1, 2048])  # 4 and 8192 elements: both finiteness tests
+def test_relu_gradient_masks_infinite_and_nan_gradients_like_where(repeats):
+    x = ember.tensor(np.tile([-1.0, 2.0, -3.0, 4.0], repeats), requires_grad=True)
+    ember.relu(x).backward(ember.tensor(np.tile([np.inf, np.inf, np.nan, 1.0], repeats)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.tile([0.0, np.inf, 0.0, 1.0], repeats))

@@ -2,6 +2,7 @@
 
 from ember.backend.arrays import (
     accumulate,
+    all_finite,
     grouped_matmul,
     index_add,
     index_reduce,
@@ -29,6 +30,7 @@ hide_float_warnings()
 __all__ = [
     "CPU",
     "accumulate",
+    "all_finite",
     "Device",
     "Generator",
     "array_module",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import index_add, xp_of
+from ember.backend import all_finite, index_add, xp_of
 from ember.ops._windows import output_size, padded, pair, tap
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
@@ -180,7 +180,7 @@ def _tap_scatter(xp, grad, taps, input_hw, kernel, stride, padding, dilation):
         out[...] = 0  # some positions are in no window
     # grad times the tap's mask, written straight into its strided slots (LeNet-5's 2x2 pools:
     # 1.12 -> 0.74 ms and 0.41 -> 0.24 ms); ``where`` only when a 0 * inf would make a NaN
-    finite = bool(xp.isfinite(grad.sum()))
+    finite = all_finite(grad)
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             rows, cols = tap(i, j, stride, dilation, out_hw)
