@@ -2,7 +2,6 @@
 
 from ember.backend.arrays import (
     accumulate,
-    all_finite,
     grouped_matmul,
     index_add,
     index_reduce,
@@ -30,7 +29,6 @@ hide_float_warnings()
 __all__ = [
     "CPU",
     "accumulate",
-    "all_finite",
     "Device",
     "Generator",
     "array_module",

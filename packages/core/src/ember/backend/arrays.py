@@ -61,36 +61,25 @@ def index_reduce(target, index, values, reduce: str) -> None:
     target[...] = cupy.asarray(host)
 
 
-def masked(condition, values):
-    """``where(condition, values, 0)`` for a float array ``values``.
+def masked(condition, values, out=None):
+    """``where(condition, values, 0)`` for a float array ``values``, into ``out`` when given.
 
-    On the CPU it is ``values * condition``, several times faster than numpy's ``where`` and
-    the same unless ``values`` holds inf or NaN (``0 * inf`` is NaN): a finite sum of ``values``
-    rules that out; otherwise ``where`` runs.
+    On the CPU it is an unsigned-integer product of the values' bits and the condition: the
+    bits or 0, so exactly ``where``'s result (inf and NaN included) in one pass, several times
+    faster than numpy's ``where`` and a quarter faster than the float product checked finite
+    that it replaces (ReLU backward at 32x16x32x32 float32: 443 -> 344 us, the compare included).
     """
     if type(values) is np.ndarray:
-        if all_finite(values):
-            return values * condition
-        return np.where(condition, values, 0)
+        bits = np.dtype(f"u{values.dtype.itemsize}")
+        product = np.multiply(values.view(bits), condition, dtype=bits,
+                              out=None if out is None else out.view(bits))
+        return out if out is not None else product.view(values.dtype)
     import cupy
 
-    return cupy.where(condition, values, 0)
-
-
-def all_finite(values) -> bool:
-    """Whether a float array holds no inf or NaN, read from its sum (a finite array whose sum
-    overflows reads as not finite: callers take False only as a cue for their careful path).
-
-    Large contiguous numpy arrays sum with one einsum pass, about twice as fast as numpy's
-    pairwise ``sum`` (32x16x32x32 float32: 111 -> 65 us); einsum's call costs more below 4096.
-    """
-    if type(values) is np.ndarray:
-        if values.size >= 4096 and values.flags.c_contiguous:
-            return bool(np.isfinite(np.einsum("i->", values.reshape(-1))))
-        return bool(np.isfinite(values.sum()))
-    import cupy
-
-    return bool(cupy.isfinite(values.sum()))
+    if out is None:
+        return cupy.where(condition, values, 0)
+    out[...] = cupy.where(condition, values, 0)
+    return out
 
 
 def pin_memory(array):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import all_finite, index_add, xp_of
+from ember.backend import index_add, masked, xp_of
 from ember.ops._windows import output_size, padded, pair, tap
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
@@ -178,17 +178,12 @@ def _tap_scatter(xp, grad, taps, input_hw, kernel, stride, padding, dilation):
     out = _empty_like_layout(xp, grad, (), full_hw)
     if full_hw != need or need != (out_hw[0] * kernel[0], out_hw[1] * kernel[1]):
         out[...] = 0  # some positions are in no window
-    # grad times the tap's mask, written straight into its strided slots (LeNet-5's 2x2 pools:
-    # 1.12 -> 0.74 ms and 0.41 -> 0.24 ms); ``where`` only when a 0 * inf would make a NaN
-    finite = all_finite(grad)
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             rows, cols = tap(i, j, stride, dilation, out_hw)
-            hit = taps == i * kernel[1] + j
-            if finite:
-                xp.multiply(grad, hit, out=out[:, :, rows, cols])
-            else:
-                out[:, :, rows, cols] = xp.where(hit, grad, 0)
+            # straight into the tap's strided slots, no temporary (LeNet-5's 2x2 pools:
+            # 1.12 -> 0.74 ms and 0.41 -> 0.24 ms)
+            masked(taps == i * kernel[1] + j, grad, out=out[:, :, rows, cols])
     return out[:, :, ph:ph + h, pw:pw + w]
 
 
