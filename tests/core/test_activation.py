@@ -199,6 +199,14 @@ def test_bad_arguments_name_the_op():
         ember.prelu(ember.ones(2, 3), ember.ones(4))
 
 
+def test_relu_gradient_passes_where_the_output_is_nan_as_pytorch():
+    x = ember.tensor([np.nan, -1.0, 2.0, -0.0, 0.0], requires_grad=True)
+    ember.relu(x).backward(ember.full((5,), 5.0))
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 0.0, 5.0, 0.0, 0.0])
+    ember.autograd.gradgradcheck(ember.relu, (ember.tensor([-1.5, 0.5, 2.0], dtype=ember.float64,
+                                                           requires_grad=True),))
+
+
 @pytest.mark.parametrize("dtype", [ember.float16, ember.float32, ember.float64])
 def test_relu_gradient_masks_infinite_and_nan_gradients_like_where(dtype):
     x = ember.tensor([-1.0, 2.0, -3.0, 4.0, -5.0, 6.0], dtype=dtype, requires_grad=True)

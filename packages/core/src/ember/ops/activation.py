@@ -44,7 +44,8 @@ class Relu(Elementwise):
 
     @staticmethod
     def gradient(m, ctx, grad, y):
-        return m.where(y > 0, grad, 0)
+        # 0 where y <= 0, as PyTorch: a NaN output passes its gradient (y >= 0 or NaN here)
+        return m.where(y != 0, grad, 0)
 
 
 @primitive("leaky_relu")
