@@ -41,6 +41,20 @@ def test_batch_norm_eval_uses_running_stats(device):
     np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-12)
 
 
+def test_batch_norm_eval_with_weight_and_bias(device):
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((4, 2, 3)), rng.standard_normal(2), rng.standard_normal(2)
+    rm = ember.tensor(np.array([0.5, -1.0]), device=device)
+    rv = ember.tensor(np.array([2.0, 0.5]), device=device)
+    out = ember.batch_norm(ember.tensor(x, device=device), rm, rv, ember.tensor(w, device=device),
+                           ember.tensor(b, device=device), training=False, eps=1e-3)
+    ref = ((x - np.array([0.5, -1.0]).reshape(1, 2, 1)) / np.sqrt(np.array([2.0, 0.5]) + 1e-3)
+           .reshape(1, 2, 1) * w.reshape(1, 2, 1) + b.reshape(1, 2, 1))
+    np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-12)
+    _check_grads(lambda x, w, b: ember.batch_norm(x, rm, rv, w, b, training=False), x, w, b,
+                 device=device)
+
+
 def _check_grads(fn, *arrays, device):
     tensors = [ember.tensor(a, device=device, requires_grad=True) for a in arrays]
     ember.autograd.gradcheck(fn, tensors)

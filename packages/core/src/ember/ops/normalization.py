@@ -166,8 +166,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm: running_mean and running_var are required in "
                                "evaluation mode")
-        scale = (running_var.reshape(shape) + eps).rsqrt()
-        return _affine((input - running_mean.reshape(shape)) * scale, weight, bias, shape)
+        # weight folded into the per-channel scale: one pass over the activations less
+        scale = (running_var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight
+        return _affine((input - running_mean.reshape(shape)) * scale.reshape(shape), None, bias,
+                       shape)
     axes = (0,) + tuple(range(2, input.ndim))
     count = input.numel() // channels
     if count <= 1:
