@@ -143,7 +143,7 @@ class CrossEntropy(Function):
         xp = ctx.xp
         peak = _peak(xp, logits, 1)
         log_sums = xp.log(_exp_sum(xp, logits, 1, peak))
-        picked = xp.take_along_axis(logits, target[:, None], axis=1)
+        picked = logits[xp.arange(logits.shape[0]), target].reshape(-1, 1)
         ctx.save_for_backward(logits, target, peak, log_sums)
         return (log_sums - (picked - peak)).reshape(-1)
 
