@@ -136,6 +136,22 @@ def test_trajectory_matches_documented_formula(case, dtype, device):
     check_trajectory(case, dtype, device)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_on_a_large_parameter_is_exactly_the_one_expression_update(momentum):
+    shape = (3, 50_001)  # several cache-sized blocks and a short last one
+    start = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    grads = [g.astype(np.float32) for g in gradients(shape, steps=3)]
+    expected, buffer = start, None
+    for g in grads:
+        if momentum:
+            buffer = g.copy() if buffer is None else buffer * momentum + g
+            g = buffer
+        expected = expected - 0.3 * g
+    trajectory = run(optim.SGD, {"lr": 0.3, "momentum": momentum}, start, grads, ember.float32,
+                     CPU)
+    np.testing.assert_array_equal(trajectory[-1], expected.astype(np.float64))
+
+
 def check_trajectory(case, dtype, device, steps=STEPS):
     """``case``'s optimizer stepped over random gradients follows its numpy reference."""
     cls, ref, kwargs = case

@@ -72,3 +72,18 @@ def test_lstm_layer_matches_the_step_equations(reverse, device):
     ember.autograd.gradgradcheck(fn, args)
     only_outputs = lambda *t: fn(*t)[0]  # noqa: E731  (h_T and c_T get no gradient)
     ember.autograd.gradcheck(only_outputs, args)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_layer_array_backward_matches_its_tensor_backward_for_one_sequence(reverse):
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s) for s in ((5, 1, 12), (1, 3), (1, 3), (12, 3))]
+    grads = []
+    for create_graph in (False, True):  # the array backward, then the replayed Tensor one
+        inputs = [ember.tensor(a, requires_grad=True) for a in arrays]
+        out, h, c = ember.lstm_layer(*inputs, reverse=reverse)
+        loss = (out * 2).sum() + h.sum() + c.sum()  # broadcast (read-only) incoming gradients
+        grads.append(ember.autograd.grad(loss, inputs, create_graph=create_graph))
+    for fast, replayed in zip(*grads):
+        np.testing.assert_allclose(fast.detach().numpy(), replayed.detach().numpy(), rtol=1e-12,
+                                   atol=1e-12)

@@ -195,6 +195,22 @@ def test_cells_embedding_and_more_ops():
     _check(model, x, _export(model, x))
 
 
+@pytest.mark.parametrize("shape, target", [
+    ((4, 5), np.array([0, 4, 1, 1], dtype=np.int64)),
+    ((2, 5, 3), np.array([[0, 4, 1], [2, 2, 3]], dtype=np.uint8)),
+], ids=["rows", "spatial-uint8"])
+def test_cross_entropy_of_class_indices(shape, target):
+    target = ember.tensor(target)
+
+    def fn(x):
+        F = ember.nn.functional
+        return (F.cross_entropy(x, target), F.cross_entropy(x, target, reduction="none"),
+                F.cross_entropy(x, target, weight=ember.arange(1.0, 6.0), ignore_index=1))
+
+    x = ember.randn(*shape)
+    _check(fn, x, _export(fn, x))
+
+
 @pytest.mark.parametrize("opset", [17, 18, 21])
 def test_opsets(opset):
     def fn(x):

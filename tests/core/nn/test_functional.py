@@ -100,6 +100,19 @@ def test_embedding_lookup_and_gradient(device):
     np.testing.assert_array_equal(weight.grad.cpu().numpy()[:, 0], [1, 0, 2, 1])
 
 
+def test_embedding_gradient_sums_repeated_rows(device):
+    rng = np.random.default_rng(4)
+    weight = ember.tensor(rng.normal(size=(6, 5)), device=device, requires_grad=True)
+    indices = np.array([[3, 0, 3], [5, 3, 0]], dtype=np.int32)
+    upstream = rng.normal(size=(2, 3, 5))
+    F.embedding(ember.tensor(indices, device=device), weight).backward(
+        ember.tensor(upstream, device=device))
+    expected = np.zeros((6, 5))
+    for index, row in zip(indices.ravel(), upstream.reshape(-1, 5)):
+        expected[index] += row
+    np.testing.assert_allclose(weight.grad.cpu().numpy(), expected, rtol=1e-15, atol=1e-15)
+
+
 def test_embedding_padding_idx_gets_no_gradient():
     emb = nn.Embedding(5, 2, padding_idx=1)
     emb(ember.tensor([1, 1, 2, 4])).sum().backward()

@@ -173,6 +173,31 @@ def test_nll_loss(reduction, device):
            [logp, target, weight], ref, device, grad_mask=[True, False, False])
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(6, 5), (60, 10_000)], ids=str)  # one block, several blocks
+def test_cross_entropy_matches_log_softmax_then_nll_loss_exactly(shape, reduction, device):
+    logits = (rng.standard_normal(shape) * 4).astype(np.float32)
+    logits[0, :3] = [80.0, -np.inf, 79.0]  # a large logit and an impossible class
+    target = rng.integers(0, shape[1], shape[0])
+    target[0] = 2
+    results = []
+    for fn in (lambda x, t: F.cross_entropy(x, t, reduction=reduction),
+               lambda x, t: F.nll_loss(x.log_softmax(1), t, reduction=reduction)):
+        x = ember.tensor(logits, device=device, requires_grad=True)
+        loss = fn(x, ember.tensor(target, device=device))
+        loss.backward(ember.ones_like(loss))
+        results.append((loss.detach().cpu().numpy(), x.grad.cpu().numpy()))
+    (fused, fused_grad), (composed, composed_grad) = results
+    np.testing.assert_array_equal(fused, composed)
+    np.testing.assert_array_equal(fused_grad, composed_grad)
+    assert np.isfinite(fused).all() and fused_grad[0, 1] == 0
+
+
+def test_cross_entropy_of_integer_logits_is_an_error():
+    with pytest.raises(NotImplementedError, match=r"cross_entropy\(\): expected a floating"):
+        F.cross_entropy(ember.tensor([[1, 2]]), ember.tensor([0]))
+
+
 def test_cross_entropy_errors():
     logits = ember.zeros(3, 4)
     with pytest.raises(IndexError, match="Target 4 is out of bounds"):

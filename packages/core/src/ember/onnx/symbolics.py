@@ -140,6 +140,15 @@ def _softmax(step: Step) -> None:
     step.finish(op_type, step.inputs, axis=int(step.attrs["dim"]))
 
 
+@symbolic("cross_entropy")
+def _cross_entropy(step: Step) -> None:
+    """Each row's ``-log_softmax(logits)[target]``: SoftmaxCrossEntropyLoss, not reduced."""
+    logits, target = step.inputs
+    if step.dtype(1) not in (np.int32, np.int64):
+        target = step.cast(target, step.dtype(1), np.int64)
+    step.finish("SoftmaxCrossEntropyLoss", [logits, target], reduction="none")
+
+
 @symbolic("to_dtype")
 def _to_dtype(step: Step) -> None:
     step.finish("Cast", step.inputs, to=step.b.helper.np_dtype_to_tensor_dtype(step.out_dtype))

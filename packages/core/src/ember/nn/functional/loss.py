@@ -247,6 +247,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     class_dim = 0 if input.dim() == 1 else 1
     classes = input.shape[class_dim]
     _check_weight("cross_entropy", weight, classes)
+    if target._array.dtype.kind != "f" and label_smoothing == 0.0 and input._array.size:
+        return _cross_entropy_of_indices(input, target, weight, ignore_index, reduction)
     log_probs = OPS["log_softmax"](input, class_dim)
     if target._array.dtype.kind == "f":
         return _cross_entropy_probabilities(log_probs, target, weight, reduction,
@@ -270,6 +272,33 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if reduction == "mean":
         return _weighted_mean(loss.sum(), sample_weight, safe.size)
     return _reduce(loss, reduction)
+
+
+def _cross_entropy_of_indices(input, target, weight, ignore_index, reduction) -> Tensor:
+    """Class-index cross entropy as one fused op over (M, C) rows, the class dim last; then
+    weighted and reduced as ``nll_loss`` does. (An empty input takes the composed path: a max
+    over no classes has no identity.)"""
+    if input._array.dtype.kind != "f":
+        raise NotImplementedError(  # PyTorch's type (a RuntimeError subclass)
+            f"cross_entropy(): expected a floating point input, got {input.dtype}")
+    class_dim = _check_class_shapes("cross_entropy", input, target)
+    classes = input.shape[class_dim]
+    safe, sample_weight = _target_weights(target, weight, ignore_index, classes,
+                                          input._array.dtype)
+    rows = input
+    if input.dim() == 1:
+        rows = input.reshape(1, classes)
+    elif input.dim() > 2:
+        rows = input.movedim(1, -1).reshape(-1, classes)
+    losses = PRIMITIVES["cross_entropy"].apply(rows, Tensor(safe.reshape(-1)))
+    if sample_weight is not None:
+        losses = losses * Tensor(sample_weight.reshape(-1))
+    if reduction == "none":
+        return losses if input.dim() == 2 else losses.reshape(tuple(target.shape))
+    total = losses.sum()
+    if reduction == "sum":
+        return total
+    return _weighted_mean(total, sample_weight, safe.size)
 
 
 def _cross_entropy_probabilities(log_probs, target, weight, reduction, label_smoothing,
