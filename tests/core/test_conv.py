@@ -220,6 +220,31 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
     np.testing.assert_allclose(wt.grad.numpy(), grad_w, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("case", LAYOUT_CASES[:6], ids=str)
+def test_conv2d_rewrites_what_its_workspaces_held(case):
+    """Scratch buffers are reused between calls: padding and discarded positions must be
+    written on every call, whatever an earlier call left there (here NaN)."""
+    from ember.ops._workspace import workspace
+
+    for name in ("conv.source", "conv.columns", "conv.product", "conv.grad_columns"):
+        workspace(np, name, 1 << 16, np.float64)[:] = np.nan
+    case = dict(case)
+    shape, kernel, out_channels = case.pop("shape"), case.pop("kernel"), case.pop(
+        "out_channels", 4)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((out_channels, shape[1] // case["groups"]) + kernel)
+    g = rng.standard_normal(ref_conv2d(x, w, **case).shape)
+    grad_x, grad_w = _loop_gradients(x, w, g, case)
+    xt, wt = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    out = ember.conv2d(xt, wt, **case)
+    np.testing.assert_allclose(out.detach().numpy(), ref_conv2d(x, w, **case), rtol=1e-10,
+                               atol=1e-10)
+    (out * ember.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), grad_x, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(wt.grad.numpy(), grad_w, rtol=1e-10, atol=1e-10)
+
+
 def _loop_gradients(x, w, g, config):
     """dL/dx and dL/dw of L = sum(conv(x, w) * g), accumulated patch by patch."""
     stride, padding, dilation, groups = (config["stride"], config["padding"],

@@ -24,6 +24,7 @@ import numpy as np
 from ember.autograd.function import Function
 from ember.backend import grouped_matmul
 from ember.ops._windows import output_size, padded, pair, tap
+from ember.ops._workspace import workspace
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
 
@@ -60,24 +61,31 @@ class _Plan:
         return [(first, min(self.n, first + self.chunk)) for first in range(0, self.n, self.chunk)]
 
     def source(self, xp, x):
-        """x (N, C, H, W) padded, channels first: (C, N*Hp*Wp + tail) flat or (C, N, Hp, Wp)."""
+        """x (N, C, H, W) padded, channels first: (C, N*Hp*Wp + tail) flat or (C, N, Hp, Wp).
+
+        Written into a workspace (its padding zeroed each call) rather than a fresh array."""
         (ph, pw), (_, _, h, w) = self.padding, x.shape
         channels_first = x.transpose(1, 0, 2, 3)
-        if not self.flat:
-            return padded(xp, channels_first, self.padding, (0, 0), 0)
-        if self.tail == 0 and self.padding == (0, 0):  # 1x1: the input as it is (a view if it can)
+        if self.padding == (0, 0) and self.tail == 0:  # the input as it is (a view if it can)
+            if not self.flat:
+                return channels_first
             return xp.ascontiguousarray(channels_first).reshape(self.c, -1)
         size = self.n * self.hp * self.wp
-        out = xp.zeros((self.c, size + self.tail), dtype=x.dtype)
-        out[:, :size].reshape(self.c, self.n, self.hp, self.wp)[:, :, ph:ph + h, pw:pw + w] = \
-            channels_first
-        return out
+        out = workspace(xp, "conv.source", self.c * (size + self.tail), x.dtype).reshape(
+            self.c, size + self.tail)
+        images = out[:, :size].reshape(self.c, self.n, self.hp, self.wp)
+        images[:, :, :ph] = 0
+        images[:, :, ph + h:] = 0
+        images[:, :, ph:ph + h, :pw] = 0
+        images[:, :, ph:ph + h, pw + w:] = 0
+        out[:, size:] = 0
+        images[:, :, ph:ph + h, pw:pw + w] = channels_first
+        return out if self.flat else images
 
-    def scratch(self, xp, rows: int, dtype, fill=None):
-        """A buffer for one chunk's (rows, images * Ho * width) matrix, reused chunk after chunk
-        (a fresh large array per chunk costs its page faults every time)."""
-        size = rows * self.chunk * self.ho * self.width
-        return xp.empty(size, dtype=dtype) if fill is None else xp.full(size, fill, dtype=dtype)
+    def scratch(self, xp, name: str, rows: int, dtype):
+        """A workspace for one chunk's (rows, images * Ho * width) matrix, reused chunk after
+        chunk and call after call."""
+        return workspace(xp, name, rows * self.chunk * self.ho * self.width, dtype)
 
     def columns(self, xp, source, first, end, scratch):
         """The im2col matrix of images [first, end): (C*kh*kw, images * Ho * width).
@@ -109,17 +117,13 @@ class _Plan:
         return cols.reshape(self.c * kh * kw, -1)
 
     def grad_columns(self, xp, grad_channels_first, first, end, scratch):
-        """Output gradient of images [first, end) laid out as the columns: (O, images*Ho*width).
-
-        Row-flat columns need zeros under their discarded positions: ``scratch`` comes zeroed
-        and only the kept positions are written, except for a last, shorter chunk.
-        """
+        """Output gradient of images [first, end) laid out as the columns: (O, images*Ho*width),
+        with zeros under the discarded positions of row-flat columns."""
         chunk, images = grad_channels_first[:, first:end], end - first
         size = self.o * images * self.ho * self.width
-        if self.width != self.wo and images != self.chunk:
-            scratch = xp.zeros(size, dtype=chunk.dtype)
         out = scratch[:size].reshape(self.o, images, self.ho, self.width)
         out[..., :self.wo] = chunk
+        out[..., self.wo:] = 0
         return out.reshape(self.o, -1)
 
     def grouped(self, matrix):
@@ -143,8 +147,8 @@ def _conv_forward(xp, x, weight, geometry, each_chunk=None):
     source = plan.source(xp, x)
     per_group = plan.o // plan.groups
     w_t = xp.ascontiguousarray(weight.reshape(plan.groups, per_group, -1).transpose(0, 2, 1))
-    cols_scratch = plan.scratch(xp, w_t.shape[1] * plan.groups, x.dtype)
-    product_scratch = plan.scratch(xp, plan.o, x.dtype)
+    cols_scratch = plan.scratch(xp, "conv.columns", w_t.shape[1] * plan.groups, x.dtype)
+    product_scratch = plan.scratch(xp, "conv.product", plan.o, x.dtype)
     out = xp.empty((plan.n, plan.o, plan.ho, plan.wo), dtype=x.dtype)
     by_group = out.reshape(plan.n, plan.groups, per_group, plan.ho, plan.wo)
     for first, end in plan.chunks():
@@ -175,8 +179,8 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
     rows = int(np.prod(w_shape[1:]))
     total = xp.zeros((plan.groups, rows, plan.o // plan.groups), grad.dtype)  # dL/dw^T
     part = xp.empty_like(total)
-    cols_scratch = plan.scratch(xp, rows * plan.groups, x.dtype)
-    grad_scratch = plan.scratch(xp, plan.o, grad.dtype, fill=0)
+    cols_scratch = plan.scratch(xp, "conv.columns", rows * plan.groups, x.dtype)
+    grad_scratch = plan.scratch(xp, "conv.grad_columns", plan.o, grad.dtype)
     for first, end in plan.chunks():
         cols = plan.grouped(plan.columns(xp, source, first, end, cols_scratch))
         g = plan.grouped(plan.grad_columns(xp, grad_channels_first, first, end, grad_scratch))
@@ -299,7 +303,7 @@ def _both_grads(xp, x, weight, grad, adjoint):
     flipped = _flipped(weight, groups)
     plan = _Plan(xp, grad.shape, flipped.shape, adjoint)  # the one _conv_forward makes
     x_channels_first = x.transpose(1, 0, 2, 3)
-    x_scratch = plan.scratch(xp, plan.o, x.dtype, fill=0)
+    x_scratch = plan.scratch(xp, "conv.grad_columns", plan.o, x.dtype)
     rows = int(np.prod(flipped.shape[1:]))
     grad_flipped = xp.zeros((groups, rows, plan.o // groups), dtype=grad.dtype)  # transposed
     part = xp.empty_like(grad_flipped)
