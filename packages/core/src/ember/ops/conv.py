@@ -11,8 +11,12 @@ cache between being written and being multiplied (memory bandwidth, not arithmet
 whole-batch im2col). Stride-1 convolutions use "row-flat" columns: the padded input is one flat
 row per channel, and a kernel tap's view of a whole image is one contiguous run of that row,
 read including the ``kw - 1`` padding columns at the end of each output row, whose results are
-discarded. Their input gradient is a stride-1 convolution too (of the output gradient with the
-flipped kernel), which replaces the scatter-add of col2im by the same fast copies.
+discarded. With few output channels (the product is then cheap next to building its columns)
+the columns go by kernel rows: one shifted copy of the input per kernel column, whose views
+shifted by whole padded rows are each kernel row's columns; one product per kernel row, over
+every padded position. Their input gradient is a stride-1 convolution too (of the output
+gradient with the flipped kernel), which replaces the scatter-add of col2im by the same fast
+copies.
 """
 
 from __future__ import annotations
@@ -30,13 +34,15 @@ from ember.tensor.tensor import Tensor
 
 _CHUNK_ELEMENTS = 1 << 18  # column elements per chunk of images on the CPU: 1 MB of float32
 _BANDED_LIMIT = 48  # see _banded_fits
+_BY_ROWS_OUTPUTS = 16  # columns by kernel rows up to this many outputs a group (lose at 32, 64)
+_BY_ROWS_CHUNK_ELEMENTS = 1 << 16  # their chunks: 1 image of ResNet-20's first stage, measured
 
 
 class _Plan:
     """One convolution's sizes, and how its columns are laid out and chunked over the batch."""
 
     __slots__ = ("n", "c", "o", "kernel", "stride", "padding", "dilation", "groups", "hp", "wp",
-                 "ho", "wo", "flat", "width", "tail", "chunk")
+                 "ho", "wo", "flat", "rows", "width", "parts", "tail", "chunk")
 
     def __init__(self, xp, x_shape, w_shape, geometry) -> None:
         self.stride, self.padding, self.dilation, self.groups = geometry
@@ -47,13 +53,23 @@ class _Plan:
         self.hp, self.wp = h + 2 * ph, w + 2 * pw
         self.ho = output_size(h, kh, self.stride[0], ph, dh)
         self.wo = output_size(w, kw, self.stride[1], pw, dw)
-        # row-flat when stride 1 and at most a fifth of its columns are discarded
-        self.flat = self.stride == (1, 1) and 4 * (self.wp - self.wo) <= self.wo
-        # a row-flat output row spans the padded width; the last taps read past an image's end
+        stride_one, outputs = self.stride == (1, 1), self.o // self.groups
+        positions, kept = self.hp * self.wp, self.ho * self.wo
+        # by kernel rows where few outputs make building columns the larger cost and at most a
+        # quarter of the padded positions are discarded
+        by_rows = stride_one and outputs <= _BY_ROWS_OUTPUTS and 4 * (positions - kept) <= positions
+        # row-flat when by rows, or stride 1 and at most a fifth of the columns are discarded
+        self.flat = by_rows or (stride_one and 4 * (self.wp - self.wo) <= self.wo)
+        # one image's products: every padded position by rows, output rows by padded width if
+        # row-flat, the output positions otherwise; a 1x1 kernel's are the same every way
+        self.rows = self.hp if by_rows else self.ho
         self.width = self.wp if self.flat else self.wo
+        self.parts = kh if by_rows else 1
+        # the last image's taps read past its end
         self.tail = (kh - 1) * dh * self.wp + (kw - 1) * dw if self.flat else 0
-        per_image = self.c * kh * kw * self.ho * self.width
-        fits = self.n if xp is not np else _CHUNK_ELEMENTS // max(per_image, 1)
+        per_image = self.c * kh * kw // self.parts * self.rows * self.width
+        limit = _BY_ROWS_CHUNK_ELEMENTS if by_rows else _CHUNK_ELEMENTS
+        fits = self.n if xp is not np else limit // max(per_image, 1)
         self.chunk = max(1, min(self.n, fits))
 
     def chunks(self):
@@ -83,84 +99,126 @@ class _Plan:
         return out if self.flat else images
 
     def scratch(self, xp, name: str, rows: int, dtype):
-        """A workspace for one chunk's (rows, images * Ho * width) matrix, reused chunk after
+        """A workspace for one chunk's (rows, images * rows * width) matrix, reused chunk after
         chunk and call after call."""
-        return workspace(xp, name, rows * self.chunk * self.ho * self.width, dtype)
+        return workspace(xp, name, rows * self.chunk * self.rows * self.width, dtype)
+
+    def columns_scratch(self, xp, dtype):
+        """The workspace ``columns`` writes into."""
+        (kh, kw), dh = self.kernel, self.dilation[0]
+        reach = (kh - 1) * dh * self.wp if self.rows == self.hp else 0  # rows below the chunk
+        size = self.c * kh * kw // self.parts * (self.chunk * self.rows * self.width + reach)
+        return workspace(xp, "conv.columns", size, dtype)
 
     def columns(self, xp, source, first, end, scratch):
-        """The im2col matrix of images [first, end): (C*kh*kw, images * Ho * width).
+        """The im2col matrix of images [first, end) as ``parts`` matrices, one per kernel row
+        if by rows: each (C*kh*kw / parts, images * rows * width).
 
-        Row-flat columns copy each tap's contiguous run; otherwise every tap's window is one
-        axis of a strided view of ``source`` (inside it), so the whole matrix is one copy
-        instead of a numpy call per tap (LeNet's second conv and ResNet's strided ones 5-8%
-        faster forward).
+        Row-flat by rows: one copy of the padded input per kernel column j, shifted by j;
+        kernel row i's columns are that copy's view shifted by i padded rows (a third of
+        im2col's copies). Row-flat otherwise: each tap's run of every image, one copy.
+        Strided: every tap's window is one axis of a strided view of ``source`` (inside it),
+        so the whole matrix is one copy instead of a numpy call per tap (LeNet's second conv
+        and ResNet's strided ones 5-8% faster forward).
         """
         (kh, kw), (dh, dw), images = self.kernel, self.dilation, end - first
         if self.flat:
-            image, run = self.hp * self.wp, self.ho * self.wp
-            if self.kernel == (1, 1):
-                return source[:, first * image:end * image]
+            image = self.hp * self.wp
+            if self.rows == self.hp:  # by rows (or a kernel one row high)
+                count = images * image
+                start, span = first * image, count + (kh - 1) * dh * self.wp
+                if kw == 1:
+                    cols = source[:, start:start + span]
+                else:
+                    cols = scratch[:self.c * kw * span].reshape(self.c, kw, span)
+                    for j in range(kw):
+                        cols[:, j] = source[:, start + j * dw:start + j * dw + span]
+                    cols = cols.reshape(self.c * kw, span)
+                return [cols[:, i * dh * self.wp:i * dh * self.wp + count] for i in range(kh)]
+            run = self.ho * self.wp
             cols = scratch[:self.c * kh * kw * images * run].reshape(self.c, kh, kw, images, run)
             for i in range(kh):
                 for j in range(kw):
                     start = first * image + i * dh * self.wp + j * dw
                     window = source[:, start:start + images * image]
                     cols[:, i, j] = window.reshape(self.c, images, image)[:, :, :run]
-        else:
-            windows = source[:, first:end]
-            channel, batch, row, step = windows.strides
-            shape = (self.c, kh, kw, images, self.ho, self.wo)
-            strides = (channel, dh * row, dw * step, batch, self.stride[0] * row,
-                       self.stride[1] * step)
-            cols = scratch[:math.prod(shape)].reshape(shape)
-            cols[...] = xp.lib.stride_tricks.as_strided(windows, shape, strides)
-        return cols.reshape(self.c * kh * kw, -1)
+            return [cols.reshape(self.c * kh * kw, -1)]
+        windows = source[:, first:end]
+        channel, batch, row, step = windows.strides
+        shape = (self.c, kh, kw, images, self.ho, self.wo)
+        strides = (channel, dh * row, dw * step, batch, self.stride[0] * row,
+                   self.stride[1] * step)
+        cols = scratch[:math.prod(shape)].reshape(shape)
+        cols[...] = xp.lib.stride_tricks.as_strided(windows, shape, strides)
+        return [cols.reshape(self.c * kh * kw, -1)]
 
     def grad_columns(self, xp, grad_channels_first, first, end, scratch):
-        """Output gradient of images [first, end) laid out as the columns: (O, images*Ho*width),
-        with zeros under the discarded positions of row-flat columns."""
+        """Output gradient of images [first, end) laid out as the columns' products:
+        (O, images * rows * width), with zeros under the discarded positions."""
         chunk, images = grad_channels_first[:, first:end], end - first
-        size = self.o * images * self.ho * self.width
-        out = scratch[:size].reshape(self.o, images, self.ho, self.width)
-        out[..., :self.wo] = chunk
-        out[..., self.wo:] = 0
+        size = self.o * images * self.rows * self.width
+        out = scratch[:size].reshape(self.o, images, self.rows, self.width)
+        out[:, :, :self.ho, :self.wo] = chunk
+        out[:, :, :self.ho, self.wo:] = 0
+        out[:, :, self.ho:] = 0
         return out.reshape(self.o, -1)
 
     def grouped(self, matrix):
         """(G * rows, cols) -> (G, rows, cols): the groups as a batch of matrices."""
         return matrix.reshape(self.groups, -1, matrix.shape[-1])
 
+    def weight_parts(self, xp, weight):
+        """W^T split as the columns are: (parts, G, Cg*kh*kw / parts, O/G)."""
+        o, cg, kh, kw = weight.shape
+        split = weight.reshape(self.groups, o // self.groups, cg, self.parts, kh // self.parts,
+                               kw).transpose(3, 0, 2, 4, 5, 1)
+        return xp.ascontiguousarray(split).reshape(self.parts, self.groups, -1, o // self.groups)
+
+    def weight_from_parts(self, xp, parts, w_shape):
+        """The inverse of ``weight_parts``: (parts, G, Cg*kh*kw / parts, O/G) -> w_shape."""
+        o, cg, kh, kw = w_shape
+        split = parts.reshape(self.parts, self.groups, cg, kh // self.parts, kw,
+                              o // self.groups).transpose(1, 5, 2, 0, 3, 4)
+        return xp.ascontiguousarray(split).reshape(w_shape)
+
 
 def _conv_forward(xp, x, weight, geometry, each_chunk=None):
     """y (N, O, Ho, Wo) from columns (G, Cg*kh*kw, ...) and W (G, O/G, Cg*kh*kw), chunk by chunk.
 
-    Each chunk's product is taken transposed, columns^T @ W^T (images*Ho*width, O/G): BLAS
+    Each chunk's product is taken transposed, columns^T @ W^T (images*rows*width, O/G): BLAS
     runs a tall product with the few output channels as its short side faster than the flat one
-    with them as its rows (ResNet-20's 3x3 layers 8-13%). The chunks are written through a
-    transposed view into a contiguous (N, O, Ho, Wo) result, as PyTorch's: programs flatten
-    conv outputs with ``view`` (``x.view(-1, 320)``), which another layout would refuse.
-    ``each_chunk(first, end, columns)``, when given, also sees every chunk's columns.
+    with them as its rows (ResNet-20's 3x3 layers 8-13%); row-flat columns give one product per
+    kernel row, summed. The chunks are written through a transposed view into a contiguous
+    (N, O, Ho, Wo) result, as PyTorch's: programs flatten conv outputs with ``view``
+    (``x.view(-1, 320)``), which another layout would refuse.
+    ``each_chunk(first, end, parts)``, when given, also sees every chunk's column matrices.
     """
     if each_chunk is None and _banded_fits(x.shape, weight.shape, geometry):
         return _banded_forward(xp, x, weight, geometry)
     plan = _Plan(xp, x.shape, weight.shape, geometry)
     source = plan.source(xp, x)
-    per_group = plan.o // plan.groups
-    w_t = xp.ascontiguousarray(weight.reshape(plan.groups, per_group, -1).transpose(0, 2, 1))
-    cols_scratch = plan.scratch(xp, "conv.columns", w_t.shape[1] * plan.groups, x.dtype)
+    groups, per_group = plan.groups, plan.o // plan.groups
+    w_parts = plan.weight_parts(xp, weight)
+    cols_scratch = plan.columns_scratch(xp, x.dtype)
     product_scratch = plan.scratch(xp, "conv.product", plan.o, x.dtype)
+    partial_scratch = plan.scratch(xp, "conv.partial", plan.o, x.dtype) if plan.parts > 1 else None
     out = xp.empty((plan.n, plan.o, plan.ho, plan.wo), dtype=x.dtype)
-    by_group = out.reshape(plan.n, plan.groups, per_group, plan.ho, plan.wo)
+    by_group = out.reshape(plan.n, groups, per_group, plan.ho, plan.wo)
     for first, end in plan.chunks():
-        cols = plan.grouped(plan.columns(xp, source, first, end, cols_scratch))
-        product = product_scratch[:plan.o * cols.shape[2]].reshape(
-            plan.groups, cols.shape[2], per_group)
-        grouped_matmul(cols.transpose(0, 2, 1), w_t, product)
+        parts = [plan.grouped(cols) for cols in plan.columns(xp, source, first, end, cols_scratch)]
+        count = parts[0].shape[2]
+        product = product_scratch[:plan.o * count].reshape(groups, count, per_group)
+        grouped_matmul(parts[0].transpose(0, 2, 1), w_parts[0], product)
+        if plan.parts > 1:
+            partial = partial_scratch[:plan.o * count].reshape(groups, count, per_group)
+            for cols, w_part in zip(parts[1:], w_parts[1:]):
+                xp.add(product, grouped_matmul(cols.transpose(0, 2, 1), w_part, partial),
+                       out=product)
         by_group[first:end] = product.reshape(
-            plan.groups, end - first, plan.ho, plan.width, per_group)[:, :, :, :plan.wo].transpose(
-            1, 0, 4, 2, 3)
+            groups, end - first, plan.rows, plan.width, per_group)[
+            :, :, :plan.ho, :plan.wo].transpose(1, 0, 4, 2, 3)
         if each_chunk is not None:
-            each_chunk(first, end, cols)
+            each_chunk(first, end, parts)
     return out
 
 
@@ -176,16 +234,16 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
     plan = _Plan(xp, x.shape, w_shape, geometry)
     source = plan.source(xp, x)
     grad_channels_first = grad.transpose(1, 0, 2, 3)
-    rows = int(np.prod(w_shape[1:]))
-    total = xp.zeros((plan.groups, rows, plan.o // plan.groups), grad.dtype)  # dL/dw^T
-    part = xp.empty_like(total)
-    cols_scratch = plan.scratch(xp, "conv.columns", rows * plan.groups, x.dtype)
+    total = xp.zeros((plan.parts, plan.groups, math.prod(w_shape[1:]) // plan.parts,
+                      plan.o // plan.groups), grad.dtype)  # dL/dw^T, split as the columns
+    partial = xp.empty_like(total[0])
+    cols_scratch = plan.columns_scratch(xp, x.dtype)
     grad_scratch = plan.scratch(xp, "conv.grad_columns", plan.o, grad.dtype)
     for first, end in plan.chunks():
-        cols = plan.grouped(plan.columns(xp, source, first, end, cols_scratch))
         g = plan.grouped(plan.grad_columns(xp, grad_channels_first, first, end, grad_scratch))
-        total += grouped_matmul(cols, g.transpose(0, 2, 1), part)
-    return xp.ascontiguousarray(total.transpose(0, 2, 1)).reshape(w_shape)
+        for part, cols in zip(total, plan.columns(xp, source, first, end, cols_scratch)):
+            part += grouped_matmul(plan.grouped(cols), g.transpose(0, 2, 1), partial)
+    return plan.weight_from_parts(xp, total, w_shape)
 
 
 def _banded_fits(x_shape, w_shape, geometry) -> bool:
@@ -304,16 +362,17 @@ def _both_grads(xp, x, weight, grad, adjoint):
     plan = _Plan(xp, grad.shape, flipped.shape, adjoint)  # the one _conv_forward makes
     x_channels_first = x.transpose(1, 0, 2, 3)
     x_scratch = plan.scratch(xp, "conv.grad_columns", plan.o, x.dtype)
-    rows = int(np.prod(flipped.shape[1:]))
-    grad_flipped = xp.zeros((groups, rows, plan.o // groups), dtype=grad.dtype)  # transposed
-    part = xp.empty_like(grad_flipped)
+    grad_flipped = xp.zeros((plan.parts, groups, math.prod(flipped.shape[1:]) // plan.parts,
+                             plan.o // groups), dtype=grad.dtype)  # transposed, split
+    partial = xp.empty_like(grad_flipped[0])
 
-    def accumulate(first, end, cols):
+    def accumulate(first, end, parts):
         xs = plan.grouped(plan.grad_columns(xp, x_channels_first, first, end, x_scratch))
-        xp.add(grad_flipped, grouped_matmul(cols, xs.transpose(0, 2, 1), part), out=grad_flipped)
+        for total, cols in zip(grad_flipped, parts):
+            xp.add(total, grouped_matmul(cols, xs.transpose(0, 2, 1), partial), out=total)
 
     grad_x = _conv_forward(xp, grad, flipped, adjoint, accumulate)
-    grad_w = _flipped(grad_flipped.transpose(0, 2, 1).reshape(flipped.shape), groups)
+    grad_w = _flipped(plan.weight_from_parts(xp, grad_flipped, flipped.shape), groups)
     return grad_x, xp.ascontiguousarray(grad_w)
 
 
