@@ -184,8 +184,8 @@ def test_conv_errors_name_shapes():
 # Geometries that take each column layout: row-flat by kernel rows (stride 1, few outputs, few
 # discarded positions: square, grouped and dilated, a 3x2 and a 3x1 kernel), row-flat tap by tap
 # (stride 1, few discarded columns), strided (stride 1 with many discarded columns, or strided),
-# 1x1, grouped, dilated, and the banded product of a single input channel (plain, then padded
-# and dilated).
+# 1x1, grouped, dilated, col2im's stride phases (1x1 strided, dilated strided, strides 3 and 2),
+# and the banded product of a single input channel (plain, then padded and dilated).
 LAYOUT_CASES = [
     dict(shape=(2, 4, 15, 14), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1),
@@ -207,6 +207,12 @@ LAYOUT_CASES = [
          groups=1),
     dict(shape=(3, 2, 6, 6), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1, out_channels=8),  # many outputs per input: the col2im adjoint
+    dict(shape=(3, 4, 9, 8), kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1),
+         groups=1),  # col2im phases no tap reaches
+    dict(shape=(2, 4, 9, 8), kernel=(3, 3), stride=(2, 2), padding=(1, 2), dilation=(2, 2),
+         groups=2),
+    dict(shape=(2, 4, 10, 11), kernel=(2, 3), stride=(3, 2), padding=(1, 0), dilation=(1, 1),
+         groups=1),
     dict(shape=(3, 1, 7, 6), kernel=(3, 2), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
          groups=1),
     dict(shape=(3, 1, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(2, 1), dilation=(2, 2),
