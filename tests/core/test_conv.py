@@ -182,10 +182,10 @@ def test_conv_errors_name_shapes():
 
 
 # Geometries that take each column layout: row-flat by kernel rows (stride 1, few outputs, few
-# discarded positions: square, grouped and dilated, a 3x2 and a 3x1 kernel), row-flat tap by tap
-# (stride 1, few discarded columns), strided (stride 1 with many discarded columns, or strided),
-# 1x1, grouped, dilated, col2im's stride phases (1x1 strided, dilated strided, strides 3 and 2),
-# and the banded product of a single input channel (plain, then padded and dilated).
+# discarded positions: square, grouped and dilated, a 3x2 and a 3x1 kernel), batch innermost
+# (stride 1 with many discarded positions: plain, grouped and dilated, unpadded), 1x1, strided,
+# col2im's stride phases (1x1 strided, dilated strided, strides 3 and 2), and the banded product
+# of a single input channel (plain, then padded and dilated).
 LAYOUT_CASES = [
     dict(shape=(2, 4, 15, 14), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1),

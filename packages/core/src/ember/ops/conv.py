@@ -8,15 +8,19 @@ one's gradients are the other two. Groups are a batch dimension of the matrix pr
 
 On the CPU the batch is processed a few images at a time, so that one chunk's columns stay in
 cache between being written and being multiplied (memory bandwidth, not arithmetic, bounds a
-whole-batch im2col). Stride-1 convolutions use "row-flat" columns: the padded input is one flat
-row per channel, and a kernel tap's view of a whole image is one contiguous run of that row,
-read including the ``kw - 1`` padding columns at the end of each output row, whose results are
-discarded. With few output channels (the product is then cheap next to building its columns)
-the columns go by kernel rows: one shifted copy of the input per kernel column, whose views
-shifted by whole padded rows are each kernel row's columns; one product per kernel row, over
-every padded position. Their input gradient is a stride-1 convolution too (of the output
-gradient with the flipped kernel), which replaces the scatter-add of col2im by the same fast
-copies.
+whole-batch im2col). Three column layouts, by measurement on ResNet-20 and LeNet-5:
+
+- row-flat by kernel rows (stride 1, few output channels: the product is then cheap next to
+  building its columns; and 1x1 kernels): the padded input is one flat row per channel, one
+  shifted copy of it per kernel column, and each kernel row's columns are that copy's view
+  shifted by whole padded rows; one product per kernel row, over every padded position, the
+  results at padding positions discarded;
+- batch innermost (other stride-1 convolutions): each chunk is padded into (C, Hp, Wp, images)
+  and a tap's copy runs over whole output rows times the chunk;
+- strided: every tap's window is one axis of a strided view of the padded input.
+
+The input gradient of a stride-1 convolution is a stride-1 convolution too (of the output
+gradient with the flipped kernel), which replaces the scatter-add of col2im by the same copies.
 """
 
 from __future__ import annotations
@@ -55,24 +59,23 @@ class _Plan:
         self.wo = output_size(w, kw, self.stride[1], pw, dw)
         stride_one, outputs = self.stride == (1, 1), self.o // self.groups
         positions, kept = self.hp * self.wp, self.ho * self.wo
-        # by kernel rows where few outputs make building columns the larger cost and at most a
-        # quarter of the padded positions are discarded
-        by_rows = stride_one and outputs <= _BY_ROWS_OUTPUTS and 4 * (positions - kept) <= positions
-        # row-flat when by rows, or stride 1 and at most a fifth of the columns are discarded
-        self.flat = by_rows or (stride_one and 4 * (self.wp - self.wo) <= self.wo)
-        # other stride-1 columns keep each chunk's batch innermost: a tap's copy then runs over
-        # whole output rows times the chunk (LeNet-5's second conv: 1.05 -> 0.37 ms, measured;
-        # strided ones lose, their input's transposing copy costs more than it saves)
+        # row-flat by kernel rows for 1x1 kernels (the input is its own columns), and where few
+        # outputs make building columns the larger cost and at most a quarter of the padded
+        # positions are discarded
+        self.flat = stride_one and ((kh, kw) == (1, 1) or (
+            outputs <= _BY_ROWS_OUTPUTS and 4 * (positions - kept) <= positions))
+        # other stride-1 columns keep each chunk's batch innermost (LeNet-5's second conv:
+        # columns 1.05 -> 0.37 ms; ResNet-20's 8x8 3x3 layers forward 2.6 -> 2.1 ms and
+        # backward 4.9 -> 3.8 against row-flat columns tap by tap, measured); strided ones
+        # lose with it, their input's transposing copy costs more than it saves
         self.batch_inner = stride_one and not self.flat
-        # one image's products: every padded position by rows, output rows by padded width if
-        # row-flat, the output positions otherwise; a 1x1 kernel's are the same every way
-        self.rows = self.hp if by_rows else self.ho
-        self.width = self.wp if self.flat else self.wo
-        self.parts = kh if by_rows else 1
+        # one image's products: every padded position if row-flat, else the output's
+        self.rows, self.width = (self.hp, self.wp) if self.flat else (self.ho, self.wo)
+        self.parts = kh if self.flat else 1
         # the last image's taps read past its end
         self.tail = (kh - 1) * dh * self.wp + (kw - 1) * dw if self.flat else 0
         per_image = self.c * kh * kw // self.parts * self.rows * self.width
-        limit = _BY_ROWS_CHUNK_ELEMENTS if by_rows else _CHUNK_ELEMENTS
+        limit = _BY_ROWS_CHUNK_ELEMENTS if self.flat else _CHUNK_ELEMENTS
         fits = self.n if xp is not np else limit // max(per_image, 1)
         self.chunk = max(1, min(self.n, fits))
 
@@ -106,43 +109,32 @@ class _Plan:
     def columns_scratch(self, xp, dtype):
         """The workspace ``columns`` writes into."""
         (kh, kw), dh = self.kernel, self.dilation[0]
-        reach = (kh - 1) * dh * self.wp if self.rows == self.hp else 0  # rows below the chunk
+        reach = (kh - 1) * dh * self.wp if self.flat else 0  # rows below the chunk
         size = self.c * kh * kw // self.parts * (self.chunk * self.rows * self.width + reach)
         return workspace(xp, "conv.columns", size, dtype)
 
     def columns(self, xp, source, first, end, scratch):
         """The im2col matrix of images [first, end) as ``parts`` matrices, one per kernel row
-        if by rows: each (C*kh*kw / parts, images * rows * width).
+        if row-flat: each (C*kh*kw / parts, images * rows * width).
 
-        Row-flat by rows: one copy of the padded input per kernel column j, shifted by j;
-        kernel row i's columns are that copy's view shifted by i padded rows (a third of
-        im2col's copies). Row-flat otherwise: each tap's run of every image, one copy.
-        Strided: every tap's window is one axis of a strided view of ``source`` (inside it),
-        so the whole matrix is one copy instead of a numpy call per tap (LeNet's second conv
-        and ResNet's strided ones 5-8% faster forward).
+        Row-flat: one copy of the padded input per kernel column j, shifted by j; kernel row
+        i's columns are that copy's view shifted by i padded rows (a third of im2col's copies).
+        Otherwise every tap's window is one axis of a strided view (of ``source``, or of the
+        chunk padded batch innermost), so the whole matrix is one copy instead of a numpy call
+        per tap (LeNet's second conv and ResNet's strided ones 5-8% faster forward).
         """
         (kh, kw), (dh, dw), images = self.kernel, self.dilation, end - first
         if self.flat:
-            image = self.hp * self.wp
-            if self.rows == self.hp:  # by rows (or a kernel one row high)
-                count = images * image
-                start, span = first * image, count + (kh - 1) * dh * self.wp
-                if kw == 1:
-                    cols = source[:, start:start + span]
-                else:
-                    cols = scratch[:self.c * kw * span].reshape(self.c, kw, span)
-                    for j in range(kw):
-                        cols[:, j] = source[:, start + j * dw:start + j * dw + span]
-                    cols = cols.reshape(self.c * kw, span)
-                return [cols[:, i * dh * self.wp:i * dh * self.wp + count] for i in range(kh)]
-            run = self.ho * self.wp
-            cols = scratch[:self.c * kh * kw * images * run].reshape(self.c, kh, kw, images, run)
-            for i in range(kh):
+            count = images * self.hp * self.wp
+            start, span = first * self.hp * self.wp, count + (kh - 1) * dh * self.wp
+            if kw == 1:
+                cols = source[:, start:start + span]
+            else:
+                cols = scratch[:self.c * kw * span].reshape(self.c, kw, span)
                 for j in range(kw):
-                    start = first * image + i * dh * self.wp + j * dw
-                    window = source[:, start:start + images * image]
-                    cols[:, i, j] = window.reshape(self.c, images, image)[:, :, :run]
-            return [cols.reshape(self.c * kh * kw, -1)]
+                    cols[:, j] = source[:, start + j * dw:start + j * dw + span]
+                cols = cols.reshape(self.c * kw, span)
+            return [cols[:, i * dh * self.wp:i * dh * self.wp + count] for i in range(kh)]
         if self.batch_inner:
             windows = workspace(xp, "conv.source", self.c * self.hp * self.wp * images,
                                 source.dtype).reshape(self.c, self.hp, self.wp, images)
