@@ -101,6 +101,23 @@ def test_single_channel_conv2d_gradients_first_and_second_order():
     ember.autograd.gradgradcheck(fn, (x, w))
 
 
+def test_conv2d_by_kernel_rows_gradients_first_and_second_order():
+    """Few outputs on a large enough image take the columns by kernel rows (``conv._Plan``)."""
+    from ember.ops import conv
+
+    rng = np.random.default_rng(8)
+    x = ember.tensor(rng.standard_normal((1, 2, 12, 11)), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((2, 2, 3, 2)), requires_grad=True)
+    geometry = ((1, 1), (1, 0), (1, 1), 1)
+    assert conv._Plan(np, x.shape, w.shape, geometry).parts == 3
+
+    def fn(x, w):
+        return ember.conv2d(x, w, padding=(1, 0))
+
+    ember.autograd.gradcheck(fn, (x, w), fast_mode=False)
+    ember.autograd.gradgradcheck(fn, (x, w))
+
+
 def test_conv2d_same_and_valid_padding():
     x = ember.tensor(np.random.default_rng(2).standard_normal((1, 1, 6, 5)))
     for k in (3, 4):
@@ -164,10 +181,20 @@ def test_conv_errors_name_shapes():
         ember.conv2d(x, ember.zeros(2, 3, 3, 3, dtype=ember.float64))
 
 
-# Geometries that take each column layout: row-flat (stride 1, few discarded columns), tap by
-# tap (stride 1 with many discarded columns, or strided), 1x1, grouped, dilated, and the banded
-# product of a single input channel (plain, then padded and dilated).
+# Geometries that take each column layout: row-flat by kernel rows (stride 1, few outputs, few
+# discarded positions: square, grouped and dilated, a 3x2 and a 3x1 kernel), batch innermost
+# (stride 1 with many discarded positions: plain, grouped and dilated, unpadded), 1x1, strided,
+# col2im's stride phases (1x1 strided, dilated strided, strides 3 and 2), and the banded product
+# of a single input channel (plain, then padded and dilated).
 LAYOUT_CASES = [
+    dict(shape=(2, 4, 15, 14), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
+         groups=1),
+    dict(shape=(2, 4, 30, 29), kernel=(3, 3), stride=(1, 1), padding=(2, 2), dilation=(2, 2),
+         groups=2),
+    dict(shape=(2, 4, 15, 14), kernel=(3, 2), stride=(1, 1), padding=(1, 0), dilation=(1, 1),
+         groups=1),
+    dict(shape=(3, 4, 9, 8), kernel=(3, 1), stride=(1, 1), padding=(1, 0), dilation=(1, 1),
+         groups=1),
     dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1),
     dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(2, 2), dilation=(2, 2),
@@ -180,6 +207,12 @@ LAYOUT_CASES = [
          groups=1),
     dict(shape=(3, 2, 6, 6), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1, out_channels=8),  # many outputs per input: the col2im adjoint
+    dict(shape=(3, 4, 9, 8), kernel=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1),
+         groups=1),  # col2im phases no tap reaches
+    dict(shape=(2, 4, 9, 8), kernel=(3, 3), stride=(2, 2), padding=(1, 2), dilation=(2, 2),
+         groups=2),
+    dict(shape=(2, 4, 10, 11), kernel=(2, 3), stride=(3, 2), padding=(1, 0), dilation=(1, 1),
+         groups=1),
     dict(shape=(3, 1, 7, 6), kernel=(3, 2), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
          groups=1),
     dict(shape=(3, 1, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(2, 1), dilation=(2, 2),
@@ -191,10 +224,12 @@ LAYOUT_CASES = [
 @pytest.mark.parametrize("case", LAYOUT_CASES, ids=str)
 def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elements,
                                                               monkeypatch):
-    """Forward and both gradients whatever the chunking, for NCHW and channels-first inputs."""
+    """Forward and both gradients whatever the chunking, for NCHW and channels-first inputs,
+    whatever the scratch buffers held before."""
     from ember.ops import conv
 
     monkeypatch.setattr(conv, "_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(conv, "_BY_ROWS_CHUNK_ELEMENTS", chunk_elements)
     case = dict(case)
     shape, kernel, out_channels = case.pop("shape"), case.pop("kernel"), case.pop(
         "out_channels", 4)
@@ -209,6 +244,7 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
             if channels_first else x
         xt = ember.tensor(data, requires_grad=True)
         wt = ember.tensor(w, requires_grad=True)
+        _poison_workspaces()
         out = ember.conv2d(xt, wt, **case)
         np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-10)
         (out * ember.tensor(g)).sum().backward()
@@ -216,8 +252,19 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
         np.testing.assert_allclose(wt.grad.numpy(), grad_w, rtol=1e-10, atol=1e-10)
     # the weight gradient alone (an input that needs no gradient) takes its own path
     wt = ember.tensor(w, requires_grad=True)
+    _poison_workspaces()
     (ember.conv2d(ember.tensor(x), wt, **case) * ember.tensor(g)).sum().backward()
     np.testing.assert_allclose(wt.grad.numpy(), grad_w, rtol=1e-10, atol=1e-10)
+
+
+def _poison_workspaces():
+    """Fill conv's reused scratch buffers with NaN: padding and discarded positions must be
+    written on every call, whatever an earlier call left there."""
+    from ember.ops._workspace import workspace
+
+    for name in ("conv.source", "conv.columns", "conv.product", "conv.partial",
+                 "conv.grad_columns"):
+        workspace(np, name, 1 << 16, np.float64)[:] = np.nan
 
 
 def _loop_gradients(x, w, g, config):
