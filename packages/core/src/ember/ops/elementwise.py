@@ -114,10 +114,15 @@ def _unary_primitive(name: str, compute, gradient, saves):
         def forward(ctx, x, **attrs):
             return compute(ctx.xp, x, **attrs)
 
+    def backward_arrays(ctx, grad):
+        # Elementwise's, one call shorter (the formula takes no ctx): a call is 5% of a node
+        return gradient(array_math(ctx.xp), grad, *ctx.saved_arrays)
+
     class_name = "".join(part.capitalize() for part in name.split("_"))
     cls = type(class_name, (Elementwise,), {
         "forward": staticmethod(forward),
         "gradient": staticmethod(lambda m, ctx, grad, *saved: gradient(m, grad, *saved)),
+        "backward_arrays": staticmethod(backward_arrays),
         "__doc__": f"Elementwise {name}.",
         "__module__": __name__,
     })
@@ -163,7 +168,9 @@ Atan = _floating_op("atan", lambda xp, x: xp.arctan(x), lambda m, g, x: g / (1 +
                     aliases=("arctan",))
 Sinh = _floating_op("sinh", lambda xp, x: xp.sinh(x), lambda m, g, x: g * m.cosh(x))
 Cosh = _floating_op("cosh", lambda xp, x: xp.cosh(x), lambda m, g, x: g * m.sinh(x))
-Tanh = _floating_op("tanh", lambda xp, x: xp.tanh(x), lambda m, g, y: g * (1 - y * y), "output")
+# g - g y y rather than g (1 - y y): a Python scalar operand costs numpy 0.25 us more per call
+# than an array (tanh's gradient on 8x8 1.05 -> 0.86 us); the same up to float rounding.
+Tanh = _floating_op("tanh", lambda xp, x: xp.tanh(x), lambda m, g, y: g - g * y * y, "output")
 Asinh = _floating_op("asinh", lambda xp, x: xp.arcsinh(x), lambda m, g, x: g / m.sqrt(x * x + 1),
                      aliases=("arcsinh",))
 Acosh = _floating_op("acosh", lambda xp, x: xp.arccosh(x), lambda m, g, x: g / m.sqrt(x * x - 1),
@@ -190,7 +197,13 @@ def _sigmoid(xp, x):
     return xp.reciprocal(e, out=e)
 
 
-Sigmoid = _floating_op("sigmoid", _sigmoid, lambda m, g, y: g * y * (1 - y), "output",
+def _sigmoid_gradient(m, grad, y):
+    # g y (1 - y) as g y - g y y: no Python scalar operand (see tanh), 1.35 -> 0.94 us on 8x8
+    grad_y = grad * y
+    return grad_y - grad_y * y
+
+
+Sigmoid = _floating_op("sigmoid", _sigmoid, _sigmoid_gradient, "output",
                        doc="Elementwise logistic function ``1 / (1 + exp(-x))``, without "
                            "overflow.")
 
