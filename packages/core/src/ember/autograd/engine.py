@@ -181,19 +181,20 @@ def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
                     if node._post_hooks is not None:
                         run_post_accumulate_hooks(node)
                 continue
-            if node._num_outputs > 1:
+            several = node._num_outputs > 1
+            if several:
                 node_grads = _fill_missing(node, node_grads, arrays)
             fast = node.backward_arrays if arrays else None
             if fn_state._observer is not None:
                 results = observe.backward_node(node, _run_node, node_grads, arrays)
             elif fast is None:
                 results = _run_node(node, node_grads, arrays)
-            elif len(node_grads) == 1:
-                # _run_node's common case, inlined; one gradient is passed directly, as
+            elif several:
+                results = fast(node, *node_grads)
+            else:
+                # _run_node's common case, inlined; the one gradient is passed directly, as
                 # unpacking a list into a call costs 60 ns more
                 results = fast(node, node_grads[0])
-            else:
-                results = fast(node, *node_grads)
             if results.__class__ is not tuple:
                 results = (results,)
             if not retain_graph:

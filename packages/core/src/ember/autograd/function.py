@@ -282,15 +282,25 @@ def _edge(t):
 def _link(node, inputs, arrays, out):
     """Links the node of an op whose forward just ran into the graph and wraps its outputs (the
     grad-mode path of ``apply``)."""
-    if len(inputs) == 1:
-        edge = _edge(inputs[0])
+    count = len(inputs)
+    if count == 1:
+        a = inputs[0]
+        fn = a.grad_fn  # _edge(a), inlined in the two common cases (a call is 40 ns)
+        edge = (a._acc or accumulator(a), 0) if fn is None else (fn, a._output_nr)
         node.next_functions = (edge,)
         node.generation = edge[0].generation + 1
         node.shapes = (arrays[0].shape,)
-    elif len(inputs) == 2:
+    elif count == 2:
         needs = node.needs_input_grad
-        edge_a = _edge(inputs[0]) if needs[0] else None
-        edge_b = _edge(inputs[1]) if needs[1] else None
+        edge_a = edge_b = None
+        if needs[0]:
+            a = inputs[0]
+            fn = a.grad_fn
+            edge_a = (a._acc or accumulator(a), 0) if fn is None else (fn, a._output_nr)
+        if needs[1]:
+            b = inputs[1]
+            fn = b.grad_fn
+            edge_b = (b._acc or accumulator(b), 0) if fn is None else (fn, b._output_nr)
         node.next_functions = (edge_a, edge_b)
         if edge_b is None or (edge_a is not None and edge_a[0].generation > edge_b[0].generation):
             node.generation = edge_a[0].generation + 1
@@ -317,7 +327,11 @@ def _link(node, inputs, arrays, out):
         outputs = (raw,)
     saved = node._saved
     if saved:
-        node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
+        if saved[0] is outputs[0] and len(saved) == 1 and result.__class__ is Tensor:
+            # its one output only (exp, tanh, sigmoid ...): _pack_saved's result, made directly
+            node._saved = (_SavedOutput(result._array, 0, result._share_version()),)
+        else:
+            node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
     if _anomaly_enabled:
         node._trace = "".join(traceback.format_stack()[:-2])
     return result
