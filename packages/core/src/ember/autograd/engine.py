@@ -143,43 +143,58 @@ def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
             counter += 1
         slots[nr] = grad if slots[nr] is None else slots[nr] + grad
 
-    # Sums the engine made itself (by id, holding the array so the id stays unique): later
-    # gradients for the same slot are added into them in place instead of allocating again.
+    # The slots whose gradient is a sum the engine made itself, by node: later gradients for
+    # them are added in place instead of allocating again, and a leaf takes it without a copy.
     summed: dict = {}
     previous_mode = fn_state.set_grad_mode(create_graph)
     reduce_to = sum_to_shape if arrays else lookup("sum_to_size")
     anomaly = fn_state._anomaly_enabled
     heappop = heapq.heappop
     heappush = heapq.heappush
+    # A node that became pending with a generation above every node in the heap runs next
+    # without going through the heap (what the heap would pop anyway): in a chain, most do.
+    # That saves a push and a pop, 0.15 us per node.
+    next_node = None
     try:
-        while heap:
-            node = heappop(heap)[2]
+        while True:
+            if next_node is not None:
+                node = next_node
+                next_node = None
+            elif heap:
+                node = heappop(heap)[2]
+            else:
+                break
             node_grads = pending.pop(node)
-            first = node_grads[0]
-            owned = False  # the engine made `first` itself: no one else holds it
-            if summed:
-                for grad in node_grads:
-                    if grad is not None and summed.pop(id(grad), None) is not None:
-                        owned = owned or grad is first
+            owned = summed.pop(node, None) if summed else None
             if node._pre_hooks is not None:
+                first = node_grads[0]
                 _run_pre_hooks(node._pre_hooks, node_grads, arrays)
-                owned = owned and node_grads[0] is first
+                if node_grads[0] is not first:
+                    owned = None
             if captures is not None and node in captures:
                 for nr, index in captures[node]:
                     grad = node_grads[nr]
                     captured[index] = _wrap(grad) if arrays and grad is not None else grad
             if node.__class__ is AccumulateGrad:
                 if captures is None:
-                    _accumulate(node, node_grads[0], arrays, owned)
+                    _accumulate(node, node_grads[0], arrays, owned is not None)
                     if node._post_hooks is not None:
                         run_post_accumulate_hooks(node)
                 continue
-            if node._num_outputs > 1:
+            several = node._num_outputs > 1
+            if several:
                 node_grads = _fill_missing(node, node_grads, arrays)
-            if fn_state._observer is None:
-                results = _run_node(node, node_grads, arrays)
-            else:
+            fast = node.backward_arrays if arrays else None
+            if fn_state._observer is not None:
                 results = observe.backward_node(node, _run_node, node_grads, arrays)
+            elif fast is None:
+                results = _run_node(node, node_grads, arrays)
+            elif several:
+                results = fast(node, *node_grads)
+            else:
+                # _run_node's common case, inlined; the one gradient is passed directly, as
+                # unpacking a list into a call costs 60 ns more
+                results = fast(node, node_grads[0])
             if results.__class__ is not tuple:
                 results = (results,)
             if not retain_graph:
@@ -192,27 +207,31 @@ def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
                     f"{node.name}: backward returned {len(results)} gradients, expected "
                     f"{len(edges)}"
                 )
-            shapes = node.shapes
-            index = 0
-            for edge in edges:
-                grad = results[index]
-                if edge is not None and grad is not None:
-                    if grad.shape != shapes[index]:
-                        grad = reduce_to(grad, shapes[index])
-                    target, nr = edge
-                    slots = pending.get(target)
-                    if slots is None:
-                        slots = pending[target] = [None] * target._num_outputs
-                        heappush(heap, (-target.generation, counter, target))
+            for edge, grad, shape in zip(edges, results, node.shapes):
+                if edge is None or grad is None:
+                    continue
+                if grad.shape != shape:
+                    grad = reduce_to(grad, shape)
+                target, nr = edge
+                slots = pending.get(target)
+                if slots is None:
+                    slots = pending[target] = [None] * target._num_outputs
+                    slots[nr] = grad
+                    if next_node is None and (not heap or target.generation > -heap[0][0]):
+                        next_node = target
+                        continue
+                    if next_node is not None:  # two new nodes: both go to the heap, in order
+                        heappush(heap, (-next_node.generation, counter, next_node))
                         counter += 1
-                        slots[nr] = grad
-                    elif slots[nr] is None:
-                        slots[nr] = grad
-                    elif arrays:
-                        slots[nr] = _sum_arrays(summed, slots[nr], grad)
-                    else:
-                        slots[nr] = slots[nr] + grad
-                index += 1
+                        next_node = None
+                    heappush(heap, (-target.generation, counter, target))
+                    counter += 1
+                elif slots[nr] is None:
+                    slots[nr] = grad
+                elif arrays:
+                    slots[nr] = _sum_arrays(summed, target, nr, slots[nr], grad)
+                else:
+                    slots[nr] = slots[nr] + grad
     finally:
         fn_state.set_grad_mode(previous_mode)
     return captured
@@ -225,15 +244,21 @@ def _wrap(array) -> Tensor:
     return Tensor(np.asarray(array) if isinstance(array, np.generic) else array)
 
 
-def _sum_arrays(summed: dict, current, grad):
-    """``current + grad``, in place when ``current`` is a sum the engine owns."""
-    if id(current) in summed and current.shape == grad.shape and current.dtype == grad.dtype:
+def _sum_arrays(summed: dict, target, nr: int, current, grad):
+    """``current + grad`` for slot ``nr`` of ``target``, in place when the engine made
+    ``current`` itself (``summed[target]`` holds those slots)."""
+    owned = summed.get(target)
+    if (owned is not None and nr in owned and current.shape == grad.shape
+            and current.dtype == grad.dtype):
         current += grad
         return current
     total = current + grad
     if isinstance(total, np.generic):
         total = np.asarray(total)
-    summed[id(total)] = total
+    if owned is None:
+        summed[target] = {nr}
+    else:
+        owned.add(nr)
     return total
 
 

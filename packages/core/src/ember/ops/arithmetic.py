@@ -434,9 +434,13 @@ def _rmod(self, other):
     return remainder(_operand(other, self, "remainder"), self)
 
 
+# The operators' applies, bound once: looking a classmethod up makes a bound method per call.
+_add_apply, _sub_apply, _mul_apply, _div_apply = Add.apply, Sub.apply, Mul.apply, Div.apply
+
+
 def _add_fast(self, other):
     if isinstance(other, Tensor) and self._array.dtype is other._array.dtype:
-        return Add.apply(self, other)
+        return _add_apply(self, other)
     if not isinstance(other, (Tensor, int, float)) and getattr(other, "is_sparse", False):
         return NotImplemented  # dense + sparse: the SparseTensor adds (a dense result)
     return _binary(Add, AddScalar, self, other, "add")
@@ -444,20 +448,20 @@ def _add_fast(self, other):
 
 def _mul_fast(self, other):
     if isinstance(other, Tensor) and self._array.dtype is other._array.dtype:
-        return Mul.apply(self, other)
+        return _mul_apply(self, other)
     return _binary(Mul, MulScalar, self, other, "mul")
 
 
 def _sub_fast(self, other):
     if isinstance(other, Tensor) and self._array.dtype is other._array.dtype:
-        return Sub.apply(self, other)
+        return _sub_apply(self, other)
     return sub(self, other)
 
 
 def _div_fast(self, other):
     if (isinstance(other, Tensor) and self._array.dtype is other._array.dtype
             and self._array.dtype.kind == "f"):
-        return Div.apply(self, other)
+        return _div_apply(self, other)
     return div(self, other)
 
 
