@@ -203,6 +203,13 @@ def test_conv_errors_name_shapes():
         ember.conv2d(ember.zeros(5, 5), ember.zeros(2, 3, 3, 3))
     with pytest.raises(RuntimeError, match="same dtype"):
         ember.conv2d(x, ember.zeros(2, 3, 3, 3, dtype=ember.float64))
+    with pytest.raises(RuntimeError, match=r"conv2d: weight of shape \(2, 3, 3, 3\) expects a "
+                       r"bias of shape \(2,\), got bias of shape \(3,\)"):
+        ember.conv2d(x, ember.zeros(2, 3, 3, 3), ember.zeros(3))
+    with pytest.raises(RuntimeError, match=r"conv1d: input \(ember.float32\) and bias "
+                       r"\(ember.float64\) must have the same dtype"):
+        ember.conv1d(ember.zeros(1, 3, 5), ember.zeros(2, 3, 3),
+                     ember.zeros(2, dtype=ember.float64))
 
 
 # Geometries that take each column layout: row-flat by kernel rows (stride 1, few outputs, few

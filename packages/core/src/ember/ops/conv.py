@@ -1,7 +1,7 @@
 """2-D convolution by im2col + matrix products, and its two adjoints.
 
 Three primitives close under differentiation (so double backward works):
-``conv2d(x, w)``, ``conv2d_input_grad(g, w)`` (the adjoint in x: transposed convolution) and
+``conv2d(x, w[, b])``, ``conv2d_input_grad(g, w)`` (the adjoint in x: transposed convolution) and
 ``conv2d_weight_grad(x, g)`` (the adjoint in w). Each is linear in both arguments and each
 one's gradients are the other two. Groups are a batch dimension of the matrix product.
 1-D convolutions and ConvTranspose2d are expressed through the same primitives.
@@ -471,7 +471,7 @@ def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation):
 @primitive("conv2d")
 class Conv2d(Function):
     """Cross-correlation of x (N, C, H, W) with w (O, C/groups, kh, kw), plus an optional bias
-    (O,) added in the same pass, as PyTorch's convolution primitive."""
+    (O,) added as the result is written, as in PyTorch's convolution primitive."""
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, *, geometry):
@@ -547,7 +547,8 @@ class ConvWeightGrad(Function):
         return d_x, d_grad
 
 
-def _check(op_name, x: Tensor, weight: Tensor, dims: int, groups: int, transposed=False):
+def _check(op_name, x: Tensor, weight: Tensor, dims: int, groups: int, transposed=False,
+           bias=None):
     if x.ndim not in (dims + 1, dims + 2):
         raise RuntimeError(
             f"{op_name}: expected {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got "
@@ -578,6 +579,16 @@ def _check(op_name, x: Tensor, weight: Tensor, dims: int, groups: int, transpose
         raise RuntimeError(
             f"{op_name}: input ({x.dtype}) and weight ({weight.dtype}) must have the same dtype"
         )
+    if bias is not None:
+        if tuple(bias.shape) != (count,):
+            raise RuntimeError(
+                f"{op_name}: weight of shape {tuple(weight.shape)} expects a bias of shape "
+                f"({count},), got bias of shape {tuple(bias.shape)}"
+            )
+        if bias._array.dtype != x._array.dtype:
+            raise RuntimeError(
+                f"{op_name}: input ({x.dtype}) and bias ({bias.dtype}) must have the same dtype"
+            )
 
 
 def _same_padding(kernel, dilation):
@@ -608,7 +619,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         >>> ember.conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2)).shape
         (1, 1, 2, 2)
     """
-    _check("conv2d", input, weight, 2, groups)
+    _check("conv2d", input, weight, 2, groups, bias=bias)
     unbatched = input.ndim == 3
     if unbatched:
         input = input.unsqueeze(0)
@@ -654,7 +665,7 @@ def _pad_extra(input: Tensor, extra_h: int, extra_w: int) -> Tensor:
 @op("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation: input (N, C, L) or (C, L), weight (O, C / groups, k)."""
-    _check("conv1d", input, weight, 1, groups)
+    _check("conv1d", input, weight, 1, groups, bias=bias)
     for name, value in (("stride", stride), ("dilation", dilation)) + (
             () if isinstance(padding, str) else (("padding", padding),)):
         pair(value, name, "conv1d")  # checked here so that errors name conv1d
