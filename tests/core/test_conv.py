@@ -91,14 +91,15 @@ def test_single_channel_conv2d_gradients_first_and_second_order():
     rng = np.random.default_rng(6)
     x = ember.tensor(rng.standard_normal((2, 1, 6, 5)), requires_grad=True)
     w = ember.tensor(rng.standard_normal((3, 1, 3, 2)), requires_grad=True)
+    b = ember.tensor(rng.standard_normal(3), requires_grad=True)
     geometry = ((1, 1), (1, 2), (2, 1), 1)
     assert conv._banded_fits(x.shape, w.shape, geometry)
 
-    def fn(x, w):
-        return ember.conv2d(x, w, padding=(1, 2), dilation=(2, 1))
+    def fn(x, w, b):
+        return ember.conv2d(x, w, b, padding=(1, 2), dilation=(2, 1))
 
-    ember.autograd.gradcheck(fn, (x, w), fast_mode=False)
-    ember.autograd.gradgradcheck(fn, (x, w))
+    ember.autograd.gradcheck(fn, (x, w, b), fast_mode=False)
+    ember.autograd.gradgradcheck(fn, (x, w, b))
 
 
 def test_conv2d_by_kernel_rows_gradients_first_and_second_order():
@@ -108,14 +109,36 @@ def test_conv2d_by_kernel_rows_gradients_first_and_second_order():
     rng = np.random.default_rng(8)
     x = ember.tensor(rng.standard_normal((1, 2, 12, 11)), requires_grad=True)
     w = ember.tensor(rng.standard_normal((2, 2, 3, 2)), requires_grad=True)
+    b = ember.tensor(rng.standard_normal(2), requires_grad=True)
     geometry = ((1, 1), (1, 0), (1, 1), 1)
     assert conv._Plan(np, x.shape, w.shape, geometry).parts == 3
 
-    def fn(x, w):
-        return ember.conv2d(x, w, padding=(1, 0))
+    def fn(x, w, b):
+        return ember.conv2d(x, w, b, padding=(1, 0))
 
-    ember.autograd.gradcheck(fn, (x, w), fast_mode=False)
-    ember.autograd.gradgradcheck(fn, (x, w))
+    ember.autograd.gradcheck(fn, (x, w, b), fast_mode=False)
+    ember.autograd.gradgradcheck(fn, (x, w, b))
+
+
+def test_bias_is_part_of_the_conv2d_primitive():
+    """As in PyTorch, the bias is the primitive's third input: one node, whose backward gives
+    its per-channel gradient, alone or with the others."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 2, 6, 5))
+    w, b = rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    g = rng.standard_normal((3, 4, 4, 3))
+    for needs in itertools.product((False, True), repeat=3):
+        xt, wt, bt = (ember.tensor(a, requires_grad=r) for a, r in zip((x, w, b), needs))
+        out = ember.conv2d(xt, wt, bt)
+        np.testing.assert_allclose(out.detach().numpy(), ref_conv2d(x, w, b), rtol=1e-12)
+        if not any(needs):
+            assert out.grad_fn is None
+            continue
+        assert out.grad_fn.name == "conv2d" and len(out.grad_fn.next_functions) == 3
+        (out * ember.tensor(g)).sum().backward()
+        assert (bt.grad is not None) == needs[2]
+        if needs[2]:
+            np.testing.assert_allclose(bt.grad.numpy(), g.sum(axis=(0, 2, 3)), rtol=1e-12)
 
 
 def test_conv2d_same_and_valid_padding():
@@ -135,9 +158,10 @@ def test_conv1d_and_unbatched_inputs(device):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 9))
     w = rng.standard_normal((5, 3, 3))
+    b = rng.standard_normal(5)
     got = ember.conv1d(ember.tensor(x, device=device), ember.tensor(w, device=device),
-                       stride=2, padding=1)
-    ref = ref_conv2d(x[:, :, None], w[:, :, None], stride=(1, 2), padding=(0, 1))[:, :, 0]
+                       ember.tensor(b, device=device), stride=2, padding=1)
+    ref = ref_conv2d(x[:, :, None], w[:, :, None], b, stride=(1, 2), padding=(0, 1))[:, :, 0]
     np.testing.assert_allclose(got.cpu().numpy(), ref, rtol=1e-10)
     unbatched = ember.conv2d(ember.tensor(x[0, :, None], device=device),
                              ember.tensor(w[:, :, None], device=device))
@@ -179,6 +203,13 @@ def test_conv_errors_name_shapes():
         ember.conv2d(ember.zeros(5, 5), ember.zeros(2, 3, 3, 3))
     with pytest.raises(RuntimeError, match="same dtype"):
         ember.conv2d(x, ember.zeros(2, 3, 3, 3, dtype=ember.float64))
+    with pytest.raises(RuntimeError, match=r"conv2d: weight of shape \(2, 3, 3, 3\) expects a "
+                       r"bias of shape \(2,\), got bias of shape \(3,\)"):
+        ember.conv2d(x, ember.zeros(2, 3, 3, 3), ember.zeros(3))
+    with pytest.raises(RuntimeError, match=r"conv1d: input \(ember.float32\) and bias "
+                       r"\(ember.float64\) must have the same dtype"):
+        ember.conv1d(ember.zeros(1, 3, 5), ember.zeros(2, 3, 3),
+                     ember.zeros(2, dtype=ember.float64))
 
 
 # Geometries that take each column layout: row-flat by kernel rows (stride 1, few outputs, few
@@ -236,6 +267,7 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
     rng = np.random.default_rng(5)
     x = rng.standard_normal(shape)
     w = rng.standard_normal((out_channels, shape[1] // case["groups"]) + kernel)
+    b = rng.standard_normal(out_channels)
     expected = ref_conv2d(x, w, **case)
     g = rng.standard_normal(expected.shape)
     grad_x, grad_w = _loop_gradients(x, w, g, case)
@@ -244,12 +276,16 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
             if channels_first else x
         xt = ember.tensor(data, requires_grad=True)
         wt = ember.tensor(w, requires_grad=True)
+        bt = ember.tensor(b, requires_grad=True) if channels_first else None
         _poison_workspaces()
-        out = ember.conv2d(xt, wt, **case)
-        np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-10)
+        out = ember.conv2d(xt, wt, bt, **case)
+        np.testing.assert_allclose(out.detach().numpy(), expected + (
+            b.reshape(-1, 1, 1) if channels_first else 0), rtol=1e-10, atol=1e-10)
         (out * ember.tensor(g)).sum().backward()
         np.testing.assert_allclose(xt.grad.numpy(), grad_x, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(wt.grad.numpy(), grad_w, rtol=1e-10, atol=1e-10)
+        if channels_first:
+            np.testing.assert_allclose(bt.grad.numpy(), g.sum(axis=(0, 2, 3)), rtol=1e-10)
     # the weight gradient alone (an input that needs no gradient) takes its own path
     wt = ember.tensor(w, requires_grad=True)
     _poison_workspaces()

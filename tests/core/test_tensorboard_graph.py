@@ -31,9 +31,11 @@ def test_add_graph_writes_a_readable_graph_def(tmp_path, capsys):
     assert "conv2d" in capsys.readouterr().out
     graph = _graph(tmp_path)
     nodes = {node.name: node for node in graph.node}
-    assert {"input/0", "conv/weight", "head/weight", "head/bias", "output/0"} <= set(nodes)
+    assert {"input/0", "conv/weight", "conv/bias", "head/weight", "head/bias",
+            "output/0"} <= set(nodes)
     conv = next(node for node in graph.node if node.op == "conv2d")
-    assert conv.name.startswith("conv/") and list(conv.input) == ["input/0", "conv/weight"]
+    assert conv.name.startswith("conv/") and list(conv.input) == [
+        "input/0", "conv/weight", "conv/bias"]  # the bias is an input of conv2d, as in PyTorch
     shape = conv.attr["_output_shapes"].list.shape[0]
     assert [d.size for d in shape.dim] == [2, 2, 2, 2]
     output = nodes["output/0"]

@@ -130,6 +130,17 @@ def test_functional_ops():
     _check(fn, x, _export(fn, x))
 
 
+def test_conv_bias_is_the_conv_node_b_input():
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Conv2d(3, 2, 1, bias=False))
+    x = ember.randn(2, 2, 5, 5)
+    buffer = io.BytesIO()
+    ember.onnx.export(model, x, buffer, input_names=["x"])
+    proto = onnx.load_from_string(buffer.getvalue())
+    assert [(node.op_type, len(node.input)) for node in proto.graph.node] == [
+        ("Conv", 3), ("Conv", 2)]
+    _check(model, x, _export(model, x))
+
+
 def test_unsupported_op_names_op_and_node():
     def fn(x):
         return ember.linalg.inv(x @ x.mT + ember.eye(3)) * 2

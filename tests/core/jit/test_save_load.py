@@ -114,8 +114,9 @@ HOSTILE = [
     ("bad output", _set(["graphs", 0, "outputs"], [12345]), "output must be an integer"),
     ("bad spec", _set(["graphs", 0, "output_spec"], {"kind": "set", "items": []}),
      "bad output structure"),
+    # node 0 is the conv2d with its bias: 3 inputs
     ("wrong attribute", _set(["graphs", 0, "nodes", 0, 1, "shell"], "rm -rf"),
-     "does not take 2 inputs and attributes"),
+     "does not take 3 inputs and attributes"),
     ("deep nesting", _set(["graphs", 0, "nodes", 0, 1, "geometry"], "DEEP"),
      "nested too deeply"),
 ]
