@@ -91,6 +91,22 @@ def test_batch_norm_float32_stays_accurate_with_a_large_mean(device):
         assert np.abs(value - ref).max() <= 1e-4 * np.abs(ref).max()
 
 
+def test_batch_norm_of_a_batch_in_several_blocks(device):
+    # 11 samples of 32 KB: the CPU works through them in blocks of 8 and 3
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((11, 4, 32, 32)) * 2 - 1
+    w, b, grad = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal(x.shape)
+    axes, shape = (0, 2, 3), (1, 4, 1, 1)
+    x_hat = ref_norm(x, axes, 1e-5)
+    inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+    grad_x = w.reshape(shape) * inv_std * (grad - grad.mean(axis=axes, keepdims=True)
+                                           - x_hat * (grad * x_hat).mean(axis=axes, keepdims=True))
+    expected = [x_hat * w.reshape(shape) + b.reshape(shape), grad_x,
+                (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)]
+    for ref, value in zip(expected, _batch_norm_results(x, w, b, grad, device)):
+        np.testing.assert_allclose(value, ref, rtol=1e-10, atol=1e-10)
+
+
 def test_batch_norm_of_channels_last_memory(device):
     rng = np.random.default_rng(8)
     x = rng.standard_normal((4, 3, 5, 6)) + 1

@@ -8,6 +8,8 @@ The affine part (weight, bias) is ordinary broadcasting arithmetic.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.autograd import observe
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
@@ -63,17 +65,20 @@ class BatchNormAffine(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, axes, eps):
         xp = ctx.xp
-        count = x.size // x.shape[1]
-        mean = _channel_sums(xp, x) / count
+        channels = x.shape[1]
+        count = x.size // channels
+        mean = _channel_sums(xp, channels, x) / count
         # centered, then scaled and shifted in place: no temporary activation
         out = _rows(x) - _spread(xp, mean, x)
-        var = _channel_sums(xp, out.reshape(x.shape), out) / count
+        var = _channel_sums(xp, channels, out, out) / count
         inv_std = 1.0 / xp.sqrt(var + eps)
-        out *= _spread(xp, weight.reshape(mean.shape) * inv_std, x)
+        out *= _spread(xp, weight * inv_std, x)
         out += _spread(xp, bias, x)
         # x - mean again in backward rather than a saved copy: one activation less held per
         # layer (a ResNet-20 step page-faults a quarter less)
         ctx.save_for_backward(x, weight, mean, inv_std)
+        shape = _channel_shape(x)
+        mean, var = mean.reshape(shape), var.reshape(shape)
         ctx.mark_non_differentiable(mean, var)
         return out.reshape(x.shape), mean, var
 
@@ -89,17 +94,32 @@ class BatchNormAffine(Function):
     def backward_arrays(ctx, grad, _grad_mean, _grad_var):
         x, weight, mean, inv_std = ctx.saved_arrays
         xp = ctx.xp
-        # centered, then turned into dL/dx in place: no temporaries
-        grad_x = _rows(x) - _spread(xp, mean, x)
-        count = grad_x.size // inv_std.size
-        grad_bias = _channel_sums(xp, grad)
-        grad_weight = _channel_sums(xp, grad, grad_x) * inv_std
+        channels = x.shape[1]
+        count = x.size // channels
+        rows, grad_rows = _rows(x), _rows(grad)
+        grad_x = xp.empty(rows.shape, dtype=xp.result_type(x, mean))
+        blocks = _blocks(xp, rows)
+        centre = _spread(xp, mean, x)
+        # centered into grad_x, then turned into dL/dx in place: no temporaries
+        grad_bias = grad_weight = 0
+        for block in blocks:
+            centered = grad_x[block]
+            xp.subtract(rows[block], centre, out=centered)
+            grad_bias = grad_bias + _channel_sums(xp, channels, grad_rows[block])
+            grad_weight = grad_weight + _channel_sums(xp, channels, grad_rows[block], centered)
+        grad_weight = grad_weight * inv_std
         # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), x_hat = centered * inv_std
-        grad_x *= _spread(xp, inv_std * grad_weight / count, x)
-        grad_x += _spread(xp, grad_bias / count, x)
-        xp.subtract(_rows(grad), grad_x, out=grad_x)
-        grad_x *= _spread(xp, weight.reshape(inv_std.shape) * inv_std, x)
-        return grad_x.reshape(x.shape), grad_weight.reshape(-1), grad_bias.reshape(-1)
+        slope = _spread(xp, inv_std * grad_weight / count, x)
+        offset = _spread(xp, grad_bias / count, x)
+        scale = _spread(xp, weight * inv_std, x)
+        for block in blocks:
+            block_rows = grad_rows[block]
+            block = grad_x[block]
+            block *= slope
+            block += offset
+            xp.subtract(block_rows, block, out=block)
+            block *= scale
+        return grad_x.reshape(x.shape), grad_weight, grad_bias
 
 
 def _rows(a):
@@ -107,9 +127,25 @@ def _rows(a):
     return a.reshape(a.shape[0], -1)
 
 
+_BLOCK_BYTES = 1 << 18
+
+
+def _blocks(xp, rows) -> list:
+    """Slices of the batch (``rows``, one row a sample) for passes that go a block at a time.
+
+    On the CPU a block is about 256 KB, so that the passes after the first over it find it in
+    cache: batch norm backward inside ResNet-20 steps 15.7 -> 14.2 ms a step (64 and 128 KB
+    blocks measured slower, 512 KB no better). A GPU takes the batch whole.
+    """
+    if xp is not np:
+        return [slice(None)]
+    step = max(1, _BLOCK_BYTES // max(1, rows[0].nbytes))
+    return [slice(first, first + step) for first in range(0, rows.shape[0], step)]
+
+
 def _spread(xp, per_channel, x):
-    """Per-channel values (C or (1, C, 1 ...) of them) repeated over each channel's positions: a
-    (C * S,) row that arithmetic with ``_rows(x)`` broadcasts over the batch only.
+    """Per-channel values (C of them) repeated over each channel's positions: a (C * S,) row
+    that arithmetic with ``_rows(x)`` broadcasts over the batch only.
 
     numpy runs that 1.5-2.5x faster than broadcasting (1, C, 1, 1) over (N, C, H, W) at CNN
     sizes: rows shorter than its 8192-element buffer take its slower buffered iteration.
@@ -117,18 +153,17 @@ def _spread(xp, per_channel, x):
     return xp.repeat(per_channel.reshape(-1), x.size // (x.shape[0] * x.shape[1]))
 
 
-def _channel_sums(xp, a, b=None):
-    """Sums over every axis but 1 (the channels) of ``a``, or of ``a * b``, shaped (1, C, 1 ...).
+def _channel_sums(xp, channels: int, a, b=None):
+    """Per-channel sums (C of them) of ``a``, or of ``a * b``, whose leading axis is the batch
+    and whose memory after it holds C channels in order (N, C, ... or (N, C * S) rows).
 
     One einsum pass without a temporary product: 2-4x numpy's ``sum(axis=(0, 2, 3))`` at CNN
     sizes (and as accurate: measured against float64 sums).
     """
-    rows = a.reshape(a.shape[0], a.shape[1], -1)
+    rows = a.reshape(a.shape[0], channels, -1)
     if b is None:
-        total = xp.einsum("ncs->c", rows)
-    else:
-        total = xp.einsum("ncs,ncs->c", rows, b.reshape(rows.shape))
-    return total.reshape((1, -1) + (1,) * (a.ndim - 2))
+        return xp.einsum("ncs->c", rows)
+    return xp.einsum("ncs,ncs->c", rows, b.reshape(rows.shape))
 
 
 def _affine(x_hat: Tensor, weight, bias, shape) -> Tensor:

@@ -206,14 +206,21 @@ def _first_match(xp, windows, best):
     nan = xp.isnan(best) if best.dtype.kind == "f" else None
     if nan is not None and not nan.any():
         nan = None
-    first = xp.zeros(best.shape, dtype=np.int8 if len(windows) <= 127 else np.int64)
-    missing = None
+    dtype = np.int8 if len(windows) <= 127 else np.int64
+    if len(windows) == 1:
+        return xp.zeros(best.shape, dtype=dtype)
+    missing = first = None
     for k in range(len(windows) - 1):
-        hit = windows[k] == best
-        if nan is not None:
-            hit |= nan & xp.isnan(windows[k])
-        missing = ~hit if missing is None else missing & ~hit
-        first += missing
+        if nan is None:
+            miss = windows[k] != best
+        else:
+            miss = ~((windows[k] == best) | (nan & xp.isnan(windows[k])))
+        if missing is None:
+            missing = miss
+            first = miss.astype(dtype)
+        else:
+            missing &= miss
+            first += missing
     return first
 
 
