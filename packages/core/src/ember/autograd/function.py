@@ -330,6 +330,13 @@ def _link(node, inputs, arrays, out):
         if saved[0] is outputs[0] and len(saved) == 1 and result.__class__ is Tensor:
             # its one output only (exp, tanh, sigmoid ...): _pack_saved's result, made directly
             node._saved = (_SavedOutput(result._array, 0, result._share_version()),)
+        elif count == 2 and len(saved) == 2 and saved[0] is arrays[0] and saved[1] is arrays[1]:
+            # its two inputs (mul, div ...): _pack_saved's result, made directly (0.25 us less)
+            a, b = inputs
+            version_a = a._version
+            version_b = b._version
+            node._saved = ((a, 0 if version_a is None else version_a[0]),
+                           (b, 0 if version_b is None else version_b[0]))
         else:
             node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
     if _anomaly_enabled:
