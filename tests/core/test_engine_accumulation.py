@@ -1,6 +1,7 @@
 """The engine sums a slot's gradients in place only in arrays it made itself."""
 
 import numpy as np
+import pytest
 
 import ember
 
@@ -171,3 +172,19 @@ def test_a_gradient_viewing_a_saved_tensor_is_copied():
     x.grad.data += 1
     np.testing.assert_array_equal(kept.numpy(), [[7.0, 8.0]])
     np.testing.assert_array_equal(x.grad.numpy(), [8.0, 9.0])
+
+
+class _SavesAList(ember.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x, [1, 2])
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def test_a_custom_function_saving_a_list_is_refused():
+    with pytest.raises(TypeError, match="_SavesAList.save_for_backward: can only save tensors"):
+        _SavesAList.apply(ember.tensor([1.0], requires_grad=True))
