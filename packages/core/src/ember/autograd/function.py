@@ -327,13 +327,20 @@ def _link(node, inputs, arrays, out):
             # (result is new: its version counter starts here)
             counter = result._version = [0]
             node._saved = ([result._array, 0, counter, 0],)
-        elif count == 2 and len(saved) == 2 and saved[0] is arrays[0] and saved[1] is arrays[1]:
-            # its two inputs (mul, div ...): _pack_saved's result, made directly (0.25 us less)
-            a, b = inputs
-            version_a = a._version
-            version_b = b._version
-            node._saved = ((a, 0 if version_a is None else version_a[0]),
-                           (b, 0 if version_b is None else version_b[0]))
+        elif len(saved) == count and saved[0] is arrays[0]:
+            # its inputs (log, sin, mul, div ...): _pack_saved's result, made directly for one
+            # or two (0.1 and 0.3 us less)
+            a = inputs[0]
+            version = a._version
+            if count == 1:
+                node._saved = ((a, 0 if version is None else version[0]),)
+            elif count == 2 and saved[1] is arrays[1]:
+                b = inputs[1]
+                version_b = b._version
+                node._saved = ((a, 0 if version is None else version[0]),
+                               (b, 0 if version_b is None else version_b[0]))
+            else:
+                node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
         else:
             node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
     if _anomaly_enabled:
