@@ -1,9 +1,11 @@
-"""The engine sums a slot's gradients in place only in arrays it made itself."""
+"""How the engine stores gradients: sums in place only in arrays it made itself, and a leaf keeps
+a gradient array without a copy only when nothing else refers to it."""
 
 import numpy as np
 import pytest
 
 import ember
+from ember.autograd.function import Function
 
 
 def test_many_uses_accumulate_exactly():
@@ -188,3 +190,17 @@ class _SavesAList(ember.autograd.Function):
 def test_a_custom_function_saving_a_list_is_refused():
     with pytest.raises(TypeError, match="_SavesAList.save_for_backward: can only save tensors"):
         _SavesAList.apply(ember.tensor([1.0], requires_grad=True))
+
+
+class _ForwardSavesATuple(Function):
+    name = "saves_a_tuple"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x, (1, 2))
+        return x * 2
+
+
+def test_an_op_saving_a_tuple_is_refused():
+    with pytest.raises(TypeError, match="saves_a_tuple.save_for_backward: a forward can save"):
+        _ForwardSavesATuple.apply(ember.tensor([1.0], requires_grad=True))

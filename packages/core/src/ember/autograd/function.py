@@ -340,9 +340,9 @@ def _link(node, inputs, arrays, out):
                 node._saved = ((a, 0 if version is None else version[0]),
                                (b, 0 if version_b is None else version_b[0]))
             else:
-                node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
+                node._saved = _pack_saved(node, saved, inputs, arrays, outputs, result)
         else:
-            node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
+            node._saved = _pack_saved(node, saved, inputs, arrays, outputs, result)
     if _anomaly_enabled:
         node._trace = "".join(traceback.format_stack()[:-2])
     return result
@@ -363,7 +363,7 @@ def _wrap_outputs(node, out):
     return tuple(wrapped)
 
 
-def _pack_saved(saved, inputs, arrays, outputs, result):
+def _pack_saved(node, saved, inputs, arrays, outputs, result):
     """What ``_unpack`` reads back: an input as (its tensor, its version now), an output as a
     _saved_output list sharing its tensor's version counter, anything else (an array) as
     itself. (Counted loops rather than enumerate: 30% less time for the usual one or two saved
@@ -389,6 +389,11 @@ def _pack_saved(saved, inputs, arrays, outputs, result):
                     break
                 index += 1
             else:
+                if item.__class__ is list or item.__class__ is tuple:  # _unpack's markers
+                    raise TypeError(
+                        f"{node.name}.save_for_backward: a forward can save arrays or None "
+                        f"only, got a {type(item).__name__}"
+                    )
                 packed.append(np.asarray(item) if isinstance(item, np.generic) else item)
     return tuple(packed)
 
