@@ -13,7 +13,7 @@ import numpy as np
 
 from ember.autograd import function as _state
 from ember.autograd.function import Function as _Function
-from ember.autograd.function import _SavedOutput, accumulator
+from ember.autograd.function import _saved_output, accumulator
 from ember.backend import xp_of
 from ember.tensor.tensor import Tensor
 
@@ -105,19 +105,24 @@ def _connect(ctx, args, outputs):
     ctx._out_meta = meta
     saved = ctx._saved
     if saved:
-        ctx._saved = tuple(_pack(item, args, raw, wrapped) for item in saved)
+        ctx._saved = tuple(_pack(ctx, item, args, raw, wrapped) for item in saved)
     return wrapped[0] if single else tuple(wrapped)
 
 
-def _pack(item, args, raw, wrapped):
+def _pack(ctx, item, args, raw, wrapped):
     if not isinstance(item, Tensor):
+        if isinstance(item, (list, tuple)):  # the node's own markers for saved tensors
+            raise TypeError(
+                f"{ctx.name}.save_for_backward: can only save tensors or None, got a "
+                f"{type(item).__name__}"
+            )
         return item
     for arg in args:
         if item is arg:
             return (arg, arg._version[0] if arg._version is not None else 0)
     for index, out in enumerate(raw):
         if item is out:
-            return _SavedOutput(item._array, index, wrapped[index]._share_version())
+            return _saved_output(item._array, index, wrapped[index]._share_version())
     return item.detach()
 
 

@@ -15,6 +15,7 @@ differentiable ``backward`` on Tensors, recording the graph of the gradient.
 from __future__ import annotations
 
 import heapq
+import sys
 
 import numpy as np
 
@@ -77,12 +78,25 @@ def _initial_grads(outputs, grad_outputs, op_name):
 def sum_to_shape(array, shape):
     """Sums the broadcast dimensions of a raw gradient array away so it has ``shape``."""
     lead = array.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and array.shape[lead + i] != 1
-    )
+    inner = tuple(lead + i for i, n in enumerate(shape) if n == 1 and array.shape[lead + i] != 1)
+    if (inner and array.size >= 4096 and array.dtype.char in "fd"
+            and array.__class__ is np.ndarray and array.ndim <= len(_SUBSCRIPTS)):
+        # A bias-style reduction ((N, C, H, W) to (C, 1, 1)): einsum's is 2.7x (LeNet-5's first
+        # conv, 88 -> 32 us) to 1.3x (ResNet sizes) faster than sum's; its partial sums are
+        # not numpy's pairwise ones but stay near float rounding (relative error 4.5e-7 against
+        # 3e-8 over 1M positive values a channel). sum stays faster below 4096 elements.
+        letters = _SUBSCRIPTS[:array.ndim]
+        kept = "".join([letters[i] for i in range(lead, array.ndim) if i not in inner])
+        return np.einsum(f"{letters}->{kept}", array).reshape(shape)
+    if lead and not inner and shape:
+        return array.sum(axis=tuple(range(lead)))  # an array of its own: a leaf can keep it
+    axes = tuple(range(lead)) + inner
     if axes:
         array = array.sum(axis=axes, keepdims=True)
     return array.reshape(shape) if array.shape != shape else array
+
+
+_SUBSCRIPTS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _run_node(node, node_grads, arrays):
@@ -144,7 +158,7 @@ def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
         slots[nr] = grad if slots[nr] is None else slots[nr] + grad
 
     # The slots whose gradient is a sum the engine made itself, by node: later gradients for
-    # them are added in place instead of allocating again, and a leaf takes it without a copy.
+    # them are added in place instead of allocating again.
     summed: dict = {}
     previous_mode = fn_state.set_grad_mode(create_graph)
     reduce_to = sum_to_shape if arrays else lookup("sum_to_size")
@@ -165,19 +179,19 @@ def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
             else:
                 break
             node_grads = pending.pop(node)
-            owned = summed.pop(node, None) if summed else None
+            if summed:
+                summed.pop(node, None)
             if node._pre_hooks is not None:
-                first = node_grads[0]
                 _run_pre_hooks(node._pre_hooks, node_grads, arrays)
-                if node_grads[0] is not first:
-                    owned = None
             if captures is not None and node in captures:
                 for nr, index in captures[node]:
                     grad = node_grads[nr]
                     captured[index] = _wrap(grad) if arrays and grad is not None else grad
             if node.__class__ is AccumulateGrad:
                 if captures is None:
-                    _accumulate(node, node_grads[0], arrays, owned is not None)
+                    # this frame lets go of the gradient, which the leaf may then take as is
+                    results = grad = None
+                    _accumulate(node, node_grads, arrays)
                     if node._post_hooks is not None:
                         run_post_accumulate_hooks(node)
                 continue
@@ -295,23 +309,69 @@ def _fill_missing(node, node_grads, arrays):
     return filled
 
 
-def _accumulate(node: AccumulateGrad, grad, arrays: bool, owned: bool) -> None:
+def _refs_of_first(holder: list) -> int:
+    return sys.getrefcount(holder[0])
+
+
+def _refs_of_base(holder: list) -> int:
+    return sys.getrefcount(holder[0].base)
+
+
+# What the reference count of an array held by nothing but one list reads, measured the way
+# _take_as_is reads it (2 on CPython 3.11: the list and the call's argument), and the count of
+# an array held by nothing but one view of it.
+_ALONE = _refs_of_first([np.empty(0)])
+_BASE_ALONE = _refs_of_base([np.empty(0).reshape(1, 0)])
+
+
+def _take_as_is(node_grads: list) -> bool:
+    """Whether a leaf may keep ``node_grads[0]`` as its ``.grad`` without a copy, as PyTorch
+    steals an unshared gradient buffer: a writeable numpy array that nothing but ``node_grads``
+    refers to, owning its memory or reshaping the whole of an array that nothing else refers to
+    (a bias gradient summed to (C, 1, 1)). A view, a tensor, a saved value, a hook that kept it
+    or another gradient slot would each hold a reference to the array or its base."""
+    grad = node_grads[0]
+    if grad.__class__ is not np.ndarray or not grad.flags.writeable:
+        return False
+    base = grad.base
+    if base is None:
+        if not grad.flags.owndata:
+            return False
+    elif (base.__class__ is not np.ndarray or not base.flags.owndata
+          or base.nbytes != grad.nbytes or not grad.flags.c_contiguous):
+        return False
+    del grad, base
+    return _refs_of_first(node_grads) <= _ALONE and (
+        node_grads[0].base is None or _refs_of_base(node_grads) <= _BASE_ALONE)
+
+
+def _accumulate(node: AccumulateGrad, node_grads: list, arrays: bool) -> None:
     leaf = node.tensor_ref()
     if leaf is None:
         return
+    grad = node_grads[0]
     if not arrays:  # create_graph: the gradient keeps its own graph
         if grad._array.dtype != leaf._array.dtype:
             grad = grad.to(leaf.dtype)
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
         return
-    if grad.dtype != leaf._array.dtype:
-        grad = grad.astype(leaf._array.dtype)
     existing = leaf.grad
     if existing is None:
-        # A copy unless the engine made it: the array may be shared with other gradients or be
-        # a read-only broadcast view.
-        leaf.grad = _wrap(grad if owned else grad.copy())
-    elif existing._rg:
+        if grad.dtype != leaf._array.dtype:
+            leaf.grad = _wrap(grad.astype(leaf._array.dtype))
+            return
+        del grad  # counted by _take_as_is otherwise
+        # The first gradient is stored without a copy when nothing else can see its memory:
+        # 9 copies (15 MB) less per LSTM LM step. Otherwise a copy: the array may be another
+        # gradient's too, a saved value or a read-only broadcast view.
+        if _take_as_is(node_grads):
+            leaf.grad = Tensor(node_grads[0])
+        else:
+            leaf.grad = _wrap(node_grads[0].copy())
+        return
+    if grad.dtype != leaf._array.dtype:
+        grad = grad.astype(leaf._array.dtype)
+    if existing._rg:
         leaf.grad = _wrap(existing._array + grad)
     else:
         existing._array += grad

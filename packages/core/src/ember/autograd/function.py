@@ -74,16 +74,11 @@ _ndarray = np.ndarray
 _FREED = None  # node._saved after the graph was freed
 
 
-class _SavedOutput:
-    """An output saved for backward: kept as an array, rebuilt as a Tensor on this node."""
-
-    __slots__ = ("array", "index", "version", "counter")
-
-    def __init__(self, array, index, counter):
-        self.array = array
-        self.index = index
-        self.counter = counter
-        self.version = counter[0]
+def _saved_output(array, index: int, counter: list) -> list:
+    """An output saved for backward, as ``[array, output index, the output's version counter,
+    its version now]``: rebuilt as a Tensor on the node by ``_unpack``. A list rather than an
+    object: 0.2 us less per op that saves its output (tanh, sigmoid, exp ...)."""
+    return [array, index, counter, counter[0]]
 
 
 class _Context:
@@ -179,11 +174,11 @@ class Function:
                 if tensor._version is not None and tensor._version[0] != version:
                     raise _modified_error(self, tensor._array, tensor._version[0], version)
                 result.append(tensor if as_tensors else tensor._array)
-            elif kind is _SavedOutput:
-                if item.counter[0] != item.version:
-                    raise _modified_error(self, item.array, item.counter[0], item.version)
-                result.append(Tensor(item.array, True, self, item.index) if as_tensors
-                              else item.array)
+            elif kind is list:  # an output (_saved_output)
+                array, index, counter, version = item
+                if counter[0] != version:
+                    raise _modified_error(self, array, counter[0], version)
+                result.append(Tensor(array, True, self, index) if as_tensors else array)
             elif item is None or kind is Tensor or not as_tensors:
                 result.append(item)
             else:
@@ -329,9 +324,25 @@ def _link(node, inputs, arrays, out):
     if saved:
         if saved[0] is outputs[0] and len(saved) == 1 and result.__class__ is Tensor:
             # its one output only (exp, tanh, sigmoid ...): _pack_saved's result, made directly
-            node._saved = (_SavedOutput(result._array, 0, result._share_version()),)
+            # (result is new: its version counter starts here)
+            counter = result._version = [0]
+            node._saved = ([result._array, 0, counter, 0],)
+        elif len(saved) == count and saved[0] is arrays[0]:
+            # its inputs (log, sin, mul, div ...): _pack_saved's result, made directly for one
+            # or two (0.1 and 0.3 us less)
+            a = inputs[0]
+            version = a._version
+            if count == 1:
+                node._saved = ((a, 0 if version is None else version[0]),)
+            elif count == 2 and saved[1] is arrays[1]:
+                b = inputs[1]
+                version_b = b._version
+                node._saved = ((a, 0 if version is None else version[0]),
+                               (b, 0 if version_b is None else version_b[0]))
+            else:
+                node._saved = _pack_saved(node, saved, inputs, arrays, outputs, result)
         else:
-            node._saved = _pack_saved(saved, inputs, arrays, outputs, result)
+            node._saved = _pack_saved(node, saved, inputs, arrays, outputs, result)
     if _anomaly_enabled:
         node._trace = "".join(traceback.format_stack()[:-2])
     return result
@@ -352,10 +363,11 @@ def _wrap_outputs(node, out):
     return tuple(wrapped)
 
 
-def _pack_saved(saved, inputs, arrays, outputs, result):
+def _pack_saved(node, saved, inputs, arrays, outputs, result):
     """What ``_unpack`` reads back: an input as (its tensor, its version now), an output as a
-    _SavedOutput sharing its tensor's version counter, anything else as itself. (Counted
-    loops rather than enumerate: 30% less time for the usual one or two saved arrays.)"""
+    _saved_output list sharing its tensor's version counter, anything else (an array) as
+    itself. (Counted loops rather than enumerate: 30% less time for the usual one or two saved
+    arrays.)"""
     packed = []
     for item in saved:
         index = 0
@@ -372,11 +384,16 @@ def _pack_saved(saved, inputs, arrays, outputs, result):
                 if item is array:
                     out_tensor = result[index] if result.__class__ is tuple else result
                     packed.append(
-                        _SavedOutput(out_tensor._array, index, out_tensor._share_version())
+                        _saved_output(out_tensor._array, index, out_tensor._share_version())
                     )
                     break
                 index += 1
             else:
+                if item.__class__ is list or item.__class__ is tuple:  # _unpack's markers
+                    raise TypeError(
+                        f"{node.name}.save_for_backward: a forward can save arrays or None "
+                        f"only, got a {type(item).__name__}"
+                    )
                 packed.append(np.asarray(item) if isinstance(item, np.generic) else item)
     return tuple(packed)
 

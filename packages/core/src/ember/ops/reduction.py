@@ -46,7 +46,18 @@ class Sum(Function):
         axes = attrs["axes"]
         if not attrs["keepdim"] and axes:
             grad = grad.reshape(keepdim_shape(ctx.shape, axes))
-        return ctx.xp.broadcast_to(grad, ctx.shape)
+        return _broadcast_view(ctx.xp, grad, ctx.shape)
+
+
+def _broadcast_view(xp, grad, shape):
+    """``grad``, its reduced axes kept as 1, as a read-only view of ``shape``: built directly
+    for a contiguous numpy array (1.2 us; np.broadcast_to's checks take 2.5 us)."""
+    if xp is not np or not grad.flags.c_contiguous:
+        return xp.broadcast_to(grad, shape)
+    strides = tuple([0 if n == 1 else s for n, s in zip(grad.shape, grad.strides)])
+    view = np.ndarray(shape, grad.dtype, grad, 0, strides)
+    view.setflags(write=False)
+    return view
 
 
 def _sum_dtype(a: Tensor, dtype):
