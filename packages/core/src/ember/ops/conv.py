@@ -338,11 +338,12 @@ def _band(xp, matrix, w_shape, dilation, wo):
 
 def _banded_forward(xp, x, weight, geometry, bias=None):
     """A single-channel convolution as one product: each output row (O * Wo) is its kh input
-    rows (kh * Wp) times a banded matrix that holds the kernel once per output column.
+    rows (kh * W) times a banded matrix that holds the kernel once per output column (the
+    band of the padded rows, cut to the columns inside the image).
 
-    Five times the arithmetic of im2col for LeNet-5's first layer (5x5 taps over 32-wide
-    padded rows), but BLAS runs a product with 160 and 168 as its short sides several times
-    faster than one with 25 and 6, and the columns are a fifth of im2col's: 2.6 -> 2.1 ms.
+    Five times the arithmetic of im2col for LeNet-5's first layer (5x5 taps over 28-wide
+    rows), but BLAS runs a product with 140 and 168 as its short sides several times faster
+    than one with 25 and 6, and the columns are a fifth of im2col's: 2.6 -> 2.1 ms.
     """
     _, padding, dilation, _ = geometry
     o, _, kh, kw = weight.shape
