@@ -103,15 +103,15 @@ def test_single_channel_conv2d_gradients_first_and_second_order():
 
 
 def test_conv2d_by_kernel_rows_gradients_first_and_second_order():
-    """Few outputs on a large enough image take the columns by kernel rows (``conv._Plan``)."""
-    from ember.ops import conv
+    """Few outputs on a large enough image take the columns by kernel rows (``ColumnPlan``)."""
+    from ember.ops import _conv_columns
 
     rng = np.random.default_rng(8)
     x = ember.tensor(rng.standard_normal((1, 2, 12, 11)), requires_grad=True)
     w = ember.tensor(rng.standard_normal((2, 2, 3, 2)), requires_grad=True)
     b = ember.tensor(rng.standard_normal(2), requires_grad=True)
     geometry = ((1, 1), (1, 0), (1, 1), 1)
-    assert conv._Plan(np, x.shape, w.shape, geometry).parts == 3
+    assert _conv_columns.ColumnPlan(np, x.shape, w.shape, geometry).parts == 3
 
     def fn(x, w, b):
         return ember.conv2d(x, w, b, padding=(1, 0))
@@ -257,10 +257,10 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
                                                               monkeypatch):
     """Forward and both gradients whatever the chunking, for NCHW and channels-first inputs,
     whatever the scratch buffers held before."""
-    from ember.ops import conv
+    from ember.ops import _conv_columns
 
-    monkeypatch.setattr(conv, "_CHUNK_ELEMENTS", chunk_elements)
-    monkeypatch.setattr(conv, "_BY_ROWS_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_conv_columns, "CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_conv_columns, "BY_ROWS_CHUNK_ELEMENTS", chunk_elements)
     case = dict(case)
     shape, kernel, out_channels = case.pop("shape"), case.pop("kernel"), case.pop(
         "out_channels", 4)

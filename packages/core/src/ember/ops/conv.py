@@ -8,7 +8,8 @@ one's gradients are the other two. Groups are a batch dimension of the matrix pr
 
 On the CPU the batch is processed a few images at a time, so that one chunk's columns stay in
 cache between being written and being multiplied (memory bandwidth, not arithmetic, bounds a
-whole-batch im2col). Three column layouts, by measurement on ResNet-20 and LeNet-5:
+whole-batch im2col). Three column layouts, chosen by measurement on ResNet-20 and LeNet-5
+(``ops/_conv_columns.py`` plans them):
 
 - row-flat by kernel rows (stride 1, few output channels: the product is then cheap next to
   building its columns; and 1x1 kernels): the padded input is one flat row per channel, one
@@ -27,181 +28,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ember.autograd.function import Function
 from ember.backend import grouped_matmul
+from ember.ops._conv_columns import ColumnPlan
 from ember.ops._windows import output_size, padded, pair
-from ember.ops._workspace import workspace
 from ember.ops.op import op, primitive
 from ember.ops.reduction import Sum
 from ember.tensor.tensor import Tensor
 
-_CHUNK_ELEMENTS = 1 << 18  # column elements per chunk of images on the CPU: 1 MB of float32
 _BANDED_LIMIT = 48  # see _banded_fits
-_BY_ROWS_OUTPUTS = 16  # columns by kernel rows up to this many outputs a group (lose at 32, 64)
-_BY_ROWS_CHUNK_ELEMENTS = 1 << 16  # their chunks: 1 image of ResNet-20's first stage, measured
-
-
-class _Plan:
-    """One convolution's sizes, and how its columns are laid out and chunked over the batch."""
-
-    __slots__ = ("n", "c", "o", "kernel", "stride", "padding", "dilation", "groups", "hp", "wp",
-                 "ho", "wo", "flat", "batch_inner", "rows", "width", "parts", "tail", "chunk")
-
-    def __init__(self, xp, x_shape, w_shape, geometry) -> None:
-        self.stride, self.padding, self.dilation, self.groups = geometry
-        self.n, self.c, h, w = x_shape
-        self.o, _, kh, kw = w_shape
-        self.kernel = (kh, kw)
-        (ph, pw), (dh, dw) = self.padding, self.dilation
-        self.hp, self.wp = h + 2 * ph, w + 2 * pw
-        self.ho = output_size(h, kh, self.stride[0], ph, dh)
-        self.wo = output_size(w, kw, self.stride[1], pw, dw)
-        stride_one, outputs = self.stride == (1, 1), self.o // self.groups
-        positions, kept = self.hp * self.wp, self.ho * self.wo
-        # row-flat by kernel rows for 1x1 kernels (the input is its own columns), and where few
-        # outputs make building columns the larger cost and at most a quarter of the padded
-        # positions are discarded
-        self.flat = stride_one and ((kh, kw) == (1, 1) or (
-            outputs <= _BY_ROWS_OUTPUTS and 4 * (positions - kept) <= positions))
-        # other stride-1 columns keep each chunk's batch innermost (LeNet-5's second conv:
-        # columns 1.05 -> 0.37 ms; ResNet-20's 8x8 3x3 layers forward 2.6 -> 2.1 ms and
-        # backward 4.9 -> 3.8 against row-flat columns tap by tap, measured); strided ones
-        # lose with it, their input's transposing copy costs more than it saves
-        self.batch_inner = stride_one and not self.flat
-        # one image's products: every padded position if row-flat, else the output's
-        self.rows, self.width = (self.hp, self.wp) if self.flat else (self.ho, self.wo)
-        self.parts = kh if self.flat else 1
-        # the last image's taps read past its end
-        self.tail = (kh - 1) * dh * self.wp + (kw - 1) * dw if self.flat else 0
-        per_image = self.c * kh * kw // self.parts * self.rows * self.width
-        limit = _BY_ROWS_CHUNK_ELEMENTS if self.flat else _CHUNK_ELEMENTS
-        fits = self.n if xp is not np else limit // max(per_image, 1)
-        self.chunk = max(1, min(self.n, fits))
-
-    def chunks(self):
-        """(first, end) image indices of each chunk."""
-        return [(first, min(self.n, first + self.chunk)) for first in range(0, self.n, self.chunk)]
-
-    def source(self, xp, x):
-        """x (N, C, H, W) padded, channels first: (C, N*Hp*Wp + tail) flat or (C, N, Hp, Wp);
-        unpadded (C, N, H, W) if the batch goes innermost (``columns`` pads each chunk).
-
-        Written into a workspace (its padding zeroed each call) rather than a fresh array."""
-        channels_first = x.transpose(1, 0, 2, 3)
-        if self.batch_inner or (self.padding == (0, 0) and self.tail == 0 and not self.flat):
-            return channels_first
-        if self.padding == (0, 0) and self.tail == 0:  # 1x1: the input as it is (a view if it can)
-            return xp.ascontiguousarray(channels_first).reshape(self.c, -1)
-        size = self.n * self.hp * self.wp
-        out = workspace(xp, "conv.source", self.c * (size + self.tail), x.dtype).reshape(
-            self.c, size + self.tail)
-        images = out[:, :size].reshape(self.c, self.n, self.hp, self.wp)
-        _pad_into(images, channels_first, self.padding)
-        out[:, size:] = 0
-        return out if self.flat else images
-
-    def scratch(self, xp, name: str, rows: int, dtype):
-        """A workspace for one chunk's (rows, images * rows * width) matrix, reused chunk after
-        chunk and call after call."""
-        return workspace(xp, name, rows * self.chunk * self.rows * self.width, dtype)
-
-    def columns_scratch(self, xp, dtype):
-        """The workspace ``columns`` writes into."""
-        (kh, kw), dh = self.kernel, self.dilation[0]
-        reach = (kh - 1) * dh * self.wp if self.flat else 0  # rows below the chunk
-        size = self.c * kh * kw // self.parts * (self.chunk * self.rows * self.width + reach)
-        return workspace(xp, "conv.columns", size, dtype)
-
-    def columns(self, xp, source, first, end, scratch):
-        """The im2col matrix of images [first, end) as ``parts`` matrices, one per kernel row
-        if row-flat: each (C*kh*kw / parts, images * rows * width).
-
-        Row-flat: one copy of the padded input per kernel column j, shifted by j; kernel row
-        i's columns are that copy's view shifted by i padded rows (a third of im2col's copies).
-        Otherwise every tap's window is one axis of a strided view (of ``source``, or of the
-        chunk padded batch innermost), so the whole matrix is one copy instead of a numpy call
-        per tap (LeNet's second conv and ResNet's strided ones 5-8% faster forward).
-        """
-        (kh, kw), (dh, dw), images = self.kernel, self.dilation, end - first
-        if self.flat:
-            count = images * self.hp * self.wp
-            start, span = first * self.hp * self.wp, count + (kh - 1) * dh * self.wp
-            if kw == 1:
-                cols = source[:, start:start + span]
-            else:
-                cols = scratch[:self.c * kw * span].reshape(self.c, kw, span)
-                for j in range(kw):
-                    cols[:, j] = source[:, start + j * dw:start + j * dw + span]
-                cols = cols.reshape(self.c * kw, span)
-            return [cols[:, i * dh * self.wp:i * dh * self.wp + count] for i in range(kh)]
-        if self.batch_inner:
-            windows = workspace(xp, "conv.source", self.c * self.hp * self.wp * images,
-                                source.dtype).reshape(self.c, self.hp, self.wp, images)
-            _pad_into(windows.transpose(0, 3, 1, 2), source[:, first:end], self.padding)
-            channel, row, step, batch = windows.strides
-            shape = (self.c, kh, kw, self.ho, self.wo, images)
-            strides = (channel, dh * row, dw * step, row, step, batch)
-        else:
-            windows = source[:, first:end]
-            channel, batch, row, step = windows.strides
-            shape = (self.c, kh, kw, images, self.ho, self.wo)
-            strides = (channel, dh * row, dw * step, batch, self.stride[0] * row,
-                       self.stride[1] * step)
-        cols = scratch[:math.prod(shape)].reshape(shape)
-        cols[...] = xp.lib.stride_tricks.as_strided(windows, shape, strides)
-        return [cols.reshape(self.c * kh * kw, -1)]
-
-    def grad_columns(self, xp, grad_channels_first, first, end, scratch):
-        """Output gradient of images [first, end) laid out as the columns' products:
-        (O, images * rows * width), with zeros under the discarded positions."""
-        images = end - first
-        out = scratch[:self.o * images * self.rows * self.width].reshape(self.o, -1)
-        if self.flat:
-            grid = out.reshape(self.o, images, self.rows, self.width)
-            grid[:, :, :self.ho, self.wo:] = 0
-            grid[:, :, self.ho:] = 0
-        self.kept(out[..., None], images)[..., 0] = grad_channels_first[:, first:end]
-        return out
-
-    def kept(self, products, images):
-        """The outputs kept from (..., positions, X) products of a chunk's columns, as
-        (..., images, Ho, Wo, X)."""
-        lead, last = products.shape[:-2], products.shape[-1:]
-        if self.batch_inner:
-            grid = products.reshape(lead + (self.ho, self.wo, images) + last)
-            return grid.swapaxes(-2, -3).swapaxes(-3, -4)
-        grid = products.reshape(lead + (images, self.rows, self.width) + last)
-        return grid[..., :self.ho, :self.wo, :]
-
-    def grouped(self, matrix):
-        """(G * rows, cols) -> (G, rows, cols): the groups as a batch of matrices."""
-        return matrix.reshape(self.groups, -1, matrix.shape[-1])
-
-    def weight_parts(self, xp, weight):
-        """W^T split as the columns are: (parts, G, Cg*kh*kw / parts, O/G)."""
-        o, cg, kh, kw = weight.shape
-        split = weight.reshape(self.groups, o // self.groups, cg, self.parts, kh // self.parts,
-                               kw).transpose(3, 0, 2, 4, 5, 1)
-        return xp.ascontiguousarray(split).reshape(self.parts, self.groups, -1, o // self.groups)
-
-    def weight_from_parts(self, xp, parts, w_shape):
-        """The inverse of ``weight_parts``: (parts, G, Cg*kh*kw / parts, O/G) -> w_shape."""
-        o, cg, kh, kw = w_shape
-        split = parts.reshape(self.parts, self.groups, cg, kh // self.parts, kw,
-                              o // self.groups).transpose(1, 5, 2, 0, 3, 4)
-        return xp.ascontiguousarray(split).reshape(w_shape)
-
-
-def _pad_into(out, x, padding):
-    """Writes x (..., H, W) into out (..., H + 2*ph, W + 2*pw) with zeros around it."""
-    (ph, pw), (h, w) = padding, x.shape[-2:]
-    out[..., :ph, :] = 0
-    out[..., ph + h:, :] = 0
-    out[..., ph:ph + h, :pw] = 0
-    out[..., ph:ph + h, pw + w:] = 0
-    out[..., ph:ph + h, pw:pw + w] = x
 
 
 def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
@@ -221,7 +56,7 @@ def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
     """
     if each_chunk is None and _banded_fits(x.shape, weight.shape, geometry):
         return _banded_forward(xp, x, weight, geometry, bias)
-    plan = _Plan(xp, x.shape, weight.shape, geometry)
+    plan = ColumnPlan(xp, x.shape, weight.shape, geometry)
     source = plan.source(xp, x)
     groups, per_group = plan.groups, plan.o // plan.groups
     by_rows = plan.parts > 1
@@ -284,7 +119,7 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
     """
     if _banded_fits(x.shape, w_shape, geometry):
         return _banded_weight_grad(xp, x, grad, w_shape, geometry)
-    plan = _Plan(xp, x.shape, w_shape, geometry)
+    plan = ColumnPlan(xp, x.shape, w_shape, geometry)
     source = plan.source(xp, x)
     grad_channels_first = grad.transpose(1, 0, 2, 3)
     total = xp.zeros((plan.parts, plan.groups, math.prod(w_shape[1:]) // plan.parts,
@@ -421,7 +256,7 @@ def _both_grads(xp, x, weight, grad, adjoint):
     """
     groups = adjoint[3]
     flipped = _flipped(weight, groups)
-    plan = _Plan(xp, grad.shape, flipped.shape, adjoint)  # the one _conv_forward makes
+    plan = ColumnPlan(xp, grad.shape, flipped.shape, adjoint)  # the one _conv_forward makes
     x_channels_first = x.transpose(1, 0, 2, 3)
     x_scratch = plan.scratch(xp, "conv.grad_columns", plan.o, x.dtype)
     grad_flipped = xp.zeros((plan.parts, groups, math.prod(flipped.shape[1:]) // plan.parts,
