@@ -97,7 +97,7 @@ class ColumnPlan:
 
     def columns(self, xp, source, first, end, scratch):
         """The im2col matrix of images [first, end) as ``parts`` matrices, one per kernel row
-        if row-flat: each (C*kh*kw / parts, images * rows * width).
+        at stride 1: each (C*kh*kw / parts, images * rows * width).
 
         Row-flat: one copy of the padded input per kernel column j, shifted by j; kernel row
         i's columns are that copy's view shifted by i padded rows (a third of im2col's copies).
