@@ -49,9 +49,9 @@ def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
     kernel row at stride 1, summed: BLAS runs a tall product with the few output channels as
     its short side faster than the flat one with them as its rows (ResNet-20's 3x3 layers
     8-13%; its 32- and 64-channel layers by kernel rows 2-5%, LeNet-5's second conv within
-    noise). Row-flat columns are the exception: W @ columns, whose (O/G, positions) rows copy
-    into the result in runs of Wo (ResNet-20's 16-channel layers forward 3.8 -> 3.4 ms,
-    measured). The chunks are written through a transposed view into a contiguous
+    noise). Row-flat columns by kernel rows are the exception: W @ columns, whose (O/G,
+    positions) rows copy into the result in runs of Wo (ResNet-20's 16-channel layers forward
+    3.8 -> 3.4 ms, measured). The chunks are written through a transposed view into a contiguous
     (N, O, Ho, Wo) result, as PyTorch's: programs flatten conv outputs with ``view``
     (``x.view(-1, 320)``), which another layout would refuse. The bias is added to each chunk
     of the result as it is written (``_write``), not by a separate op.
@@ -62,29 +62,31 @@ def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
     plan = ColumnPlan(xp, x.shape, weight.shape, geometry)
     source = plan.source(xp, x)
     groups, per_group = plan.groups, plan.o // plan.groups
+    rows_first = plan.flat and plan.parts > 1  # W @ columns, see above
     w_parts = plan.weight_parts(xp, weight)
-    if plan.flat:
+    if rows_first:
         w_parts = xp.ascontiguousarray(w_parts.transpose(0, 1, 3, 2))
     cols_scratch = plan.columns_scratch(xp, x.dtype)
     product_scratch = plan.scratch(xp, "conv.product", plan.o, x.dtype)
-    partial_scratch = plan.scratch(xp, "conv.partial", plan.o, x.dtype)
+    partial_scratch = plan.scratch(xp, "conv.partial", plan.o, x.dtype) if plan.parts > 1 \
+        else None
     out = xp.empty((plan.n, plan.o, plan.ho, plan.wo), dtype=x.dtype)
     by_group = out.reshape(plan.n, groups, per_group, plan.ho, plan.wo)
     bias = None if bias is None else bias.reshape(groups, per_group, 1, 1)
     for first, end in plan.chunks():
         parts = [plan.grouped(cols) for cols in plan.columns(xp, source, first, end, cols_scratch)]
-        size = plan.o * parts[0].shape[2]
-        if plan.flat:
-            shape = (groups, per_group, parts[0].shape[2])
-            product = _sum_of_products(w_parts, parts, product_scratch[:size].reshape(shape),
-                                       partial_scratch[:size].reshape(shape))
+        positions = parts[0].shape[2]
+        shape = (groups, per_group, positions) if rows_first else (groups, positions, per_group)
+        product = product_scratch[:plan.o * positions].reshape(shape)
+        partial = None if partial_scratch is None else partial_scratch[:product.size].reshape(
+            shape)
+        if rows_first:
+            _sum_of_products(w_parts, parts, product, partial)
             _write(xp, by_group[first:end], plan.kept(product[..., None], end - first)[
                 ..., 0].transpose(2, 0, 1, 3, 4), bias)
         else:
-            shape = (groups, parts[0].shape[2], per_group)
-            product = _sum_of_products([cols.transpose(0, 2, 1) for cols in parts], w_parts,
-                                       product_scratch[:size].reshape(shape),
-                                       partial_scratch[:size].reshape(shape))
+            _sum_of_products([cols.transpose(0, 2, 1) for cols in parts], w_parts, product,
+                             partial)
             _write(xp, by_group[first:end], plan.kept(product, end - first).transpose(
                 1, 0, 4, 2, 3), bias)
         if each_chunk is not None:
