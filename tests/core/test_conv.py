@@ -261,6 +261,7 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
 
     monkeypatch.setattr(_conv_columns, "CHUNK_ELEMENTS", chunk_elements)
     monkeypatch.setattr(_conv_columns, "BY_ROWS_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_conv_columns, "BATCH_INNER_PRODUCT_ELEMENTS", chunk_elements)
     case = dict(case)
     shape, kernel, out_channels = case.pop("shape"), case.pop("kernel"), case.pop(
         "out_channels", 4)

@@ -11,9 +11,14 @@ import numpy as np
 from ember.ops._windows import output_size
 from ember.ops._workspace import workspace
 
-CHUNK_ELEMENTS = 1 << 18  # column elements per chunk of images on the CPU: 1 MB of float32
-BY_ROWS_OUTPUTS = 16  # columns by kernel rows up to this many outputs a group (lose at 32, 64)
+CHUNK_ELEMENTS = 1 << 18  # strided columns' elements per chunk of images on the CPU: 1 MB
+# row-flat columns up to this many outputs a group (lose at 32, 64; at 16 they still beat
+# batch-innermost ones on ResNet-20's 32x32 layers, forward 3.2 against 3.5 ms, measured)
+BY_ROWS_OUTPUTS = 16
 BY_ROWS_CHUNK_ELEMENTS = 1 << 16  # their chunks: 1 image of ResNet-20's first stage, measured
+# batch-innermost chunks: this many product elements (outputs x positions), 128 KB of float32
+# (LeNet-5's second conv 20 images, ResNet-20's 32- and 64-channel layers 4 and 8, measured)
+BATCH_INNER_PRODUCT_ELEMENTS = 1 << 15
 
 
 class ColumnPlan:
@@ -45,13 +50,15 @@ class ColumnPlan:
         self.batch_inner = stride_one and not self.flat
         # one image's products: every padded position if row-flat, else the output's
         self.rows, self.width = (self.hp, self.wp) if self.flat else (self.ho, self.wo)
-        self.parts = kh if self.flat else 1
+        self.parts = kh if stride_one else 1  # stride-1 columns come by kernel rows
         # the last image's taps read past its end
         self.tail = (kh - 1) * dh * self.wp + (kw - 1) * dw if self.flat else 0
-        per_image = self.c * kh * kw // self.parts * self.rows * self.width
-        limit = BY_ROWS_CHUNK_ELEMENTS if self.flat else CHUNK_ELEMENTS
-        fits = self.n if xp is not np else limit // max(per_image, 1)
-        self.chunk = max(1, min(self.n, fits))
+        if self.batch_inner:
+            fits = BATCH_INNER_PRODUCT_ELEMENTS // max(self.o * kept, 1)
+        else:
+            per_image = self.c * kh * kw // self.parts * self.rows * self.width
+            fits = (BY_ROWS_CHUNK_ELEMENTS if self.flat else CHUNK_ELEMENTS) // max(per_image, 1)
+        self.chunk = max(1, min(self.n, fits if xp is np else self.n))
 
     def chunks(self):
         """(first, end) image indices of each chunk."""
@@ -83,19 +90,26 @@ class ColumnPlan:
     def columns_scratch(self, xp, dtype):
         """The workspace ``columns`` writes into."""
         (kh, kw), dh = self.kernel, self.dilation[0]
-        reach = (kh - 1) * dh * self.wp if self.flat else 0  # rows below the chunk
-        size = self.c * kh * kw // self.parts * (self.chunk * self.rows * self.width + reach)
+        if self.batch_inner:  # every padded row, not only the first kernel row's
+            size = self.c * kw * self.hp * self.wo * self.chunk
+        else:
+            reach = (kh - 1) * dh * self.wp if self.flat else 0  # rows below the chunk
+            size = self.c * kh * kw // self.parts * (self.chunk * self.rows * self.width + reach)
         return workspace(xp, "conv.columns", size, dtype)
 
     def columns(self, xp, source, first, end, scratch):
         """The im2col matrix of images [first, end) as ``parts`` matrices, one per kernel row
-        if row-flat: each (C*kh*kw / parts, images * rows * width).
+        at stride 1: each (C*kh*kw / parts, images * rows * width).
 
         Row-flat: one copy of the padded input per kernel column j, shifted by j; kernel row
         i's columns are that copy's view shifted by i padded rows (a third of im2col's copies).
-        Otherwise every tap's window is one axis of a strided view (of ``source``, or of the
-        chunk padded batch innermost), so the whole matrix is one copy instead of a numpy call
-        per tap (LeNet's second conv and ResNet's strided ones 5-8% faster forward).
+        Batch innermost: the chunk is padded into (C, Hp, Wp, images) and copied once per
+        kernel column j, (C, kw, Hp, Wo, images), each padded row cut to the Wo columns tap j
+        reads: kernel row i's columns are the view from padded row i on, and no position is
+        discarded (a fifth of im2col's copies for 5x5 taps; LeNet-5's second conv forward 1.8
+        -> 1.4 ms, weight gradient 1.9 -> 1.1, alone).
+        Strided: every tap's window is one axis of a strided view of ``source``, so the whole
+        matrix is one copy instead of a numpy call per tap (5-8% faster forward).
         """
         (kh, kw), (dh, dw), images = self.kernel, self.dilation, end - first
         if self.flat:
@@ -114,8 +128,8 @@ class ColumnPlan:
                                 source.dtype).reshape(self.c, self.hp, self.wp, images)
             pad_into(windows.transpose(0, 3, 1, 2), source[:, first:end], self.padding)
             channel, row, step, batch = windows.strides
-            shape = (self.c, kh, kw, self.ho, self.wo, images)
-            strides = (channel, dh * row, dw * step, row, step, batch)
+            shape = (self.c, kw, self.hp, self.wo, images)
+            strides = (channel, dw * step, row, step, batch)
         else:
             windows = source[:, first:end]
             channel, batch, row, step = windows.strides
@@ -124,19 +138,28 @@ class ColumnPlan:
                        self.stride[1] * step)
         cols = scratch[:math.prod(shape)].reshape(shape)
         cols[...] = xp.lib.stride_tricks.as_strided(windows, shape, strides)
-        return [cols.reshape(self.c * kh * kw, -1)]
+        if not self.batch_inner:
+            return [cols.reshape(self.c * kh * kw, -1)]
+        cols = cols.reshape(self.c * kw, -1)
+        row, count = dh * self.wo * images, self.ho * self.wo * images
+        return [cols[:, i * row:i * row + count] for i in range(kh)]
 
-    def grad_columns(self, xp, grad_channels_first, first, end, scratch):
-        """Output gradient of images [first, end) laid out as the columns' products:
-        (O, images * rows * width), with zeros under the discarded positions."""
+    def grad_columns(self, xp, grad, first, end, scratch):
+        """Output gradient (N, O, Ho, Wo) of images [first, end) laid out as the columns'
+        products, positions by output channels: (G, images * rows * width, O/G), with zeros
+        under the discarded positions.
+
+        Row-major with the channels innermost, the right operand of columns @ this runs
+        10-40% faster in BLAS than the transpose of a channels-first matrix (LeNet-5's and
+        ResNet-20's weight-gradient shapes, measured)."""
         images = end - first
-        out = scratch[:self.o * images * self.rows * self.width].reshape(self.o, -1)
+        out = scratch[:self.o * images * self.rows * self.width].reshape(-1, self.o)
         if self.flat:
-            grid = out.reshape(self.o, images, self.rows, self.width)
-            grid[:, :, :self.ho, self.wo:] = 0
-            grid[:, :, self.ho:] = 0
-        self.kept(out[..., None], images)[..., 0] = grad_channels_first[:, first:end]
-        return out
+            grid = out.reshape(images, self.rows, self.width, self.o)
+            grid[:, :self.ho, self.wo:] = 0
+            grid[:, self.ho:] = 0
+        self.kept(out, images)[...] = grad[first:end].transpose(0, 2, 3, 1)
+        return out.reshape(-1, self.groups, self.o // self.groups).transpose(1, 0, 2)
 
     def kept(self, products, images):
         """The outputs kept from (..., positions, X) products of a chunk's columns, as

@@ -16,8 +16,10 @@ whole-batch im2col). Three column layouts, chosen by measurement on ResNet-20 an
   shifted copy of it per kernel column, and each kernel row's columns are that copy's view
   shifted by whole padded rows; one product per kernel row, over every padded position, the
   results at padding positions discarded;
-- batch innermost (other stride-1 convolutions): each chunk is padded into (C, Hp, Wp, images)
-  and a tap's copy runs over whole output rows times the chunk;
+- batch innermost by kernel rows (other stride-1 convolutions): each chunk is padded into
+  (C, Hp, Wp, images) and copied once per kernel column, every row cut to the output's width;
+  kernel row i's columns are that copy's view from padded row i on: one product per kernel
+  row, summed, over exactly the output positions;
 - strided: every tap's window is one axis of a strided view of the padded input.
 
 The input gradient of a stride-1 convolution is a stride-1 convolution too (of the output
@@ -43,12 +45,13 @@ def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
     """y (N, O, Ho, Wo) from columns (G, Cg*kh*kw, ...) and W (G, O/G, Cg*kh*kw), chunk by chunk,
     plus ``bias`` (O,) when given.
 
-    Each chunk's product is taken transposed, columns^T @ W^T (images*rows*width, O/G): BLAS
-    runs a tall product with the few output channels as its short side faster than the flat one
-    with them as its rows (ResNet-20's 3x3 layers 8-13%). Columns by kernel rows are the
-    exception: one product W @ columns per kernel row, summed, whose (O/G, positions) rows copy
-    into the result in runs of Wo (ResNet-20's 16-channel layers forward 3.8 -> 3.4 ms,
-    measured). The chunks are written through a transposed view into a contiguous
+    Each chunk's product is taken transposed, columns^T @ W^T (images*rows*width, O/G), one per
+    kernel row at stride 1, summed: BLAS runs a tall product with the few output channels as
+    its short side faster than the flat one with them as its rows (ResNet-20's 3x3 layers
+    8-13%; its 32- and 64-channel layers by kernel rows 2-5%, LeNet-5's second conv within
+    noise). Row-flat columns by kernel rows are the exception: W @ columns, whose (O/G,
+    positions) rows copy into the result in runs of Wo (ResNet-20's 16-channel layers forward
+    3.8 -> 3.4 ms, measured). The chunks are written through a transposed view into a contiguous
     (N, O, Ho, Wo) result, as PyTorch's: programs flatten conv outputs with ``view``
     (``x.view(-1, 320)``), which another layout would refuse. The bias is added to each chunk
     of the result as it is written (``_write``), not by a separate op.
@@ -59,28 +62,31 @@ def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
     plan = ColumnPlan(xp, x.shape, weight.shape, geometry)
     source = plan.source(xp, x)
     groups, per_group = plan.groups, plan.o // plan.groups
-    by_rows = plan.parts > 1
+    rows_first = plan.flat and plan.parts > 1  # W @ columns, see above
     w_parts = plan.weight_parts(xp, weight)
-    if by_rows:
+    if rows_first:
         w_parts = xp.ascontiguousarray(w_parts.transpose(0, 1, 3, 2))
     cols_scratch = plan.columns_scratch(xp, x.dtype)
     product_scratch = plan.scratch(xp, "conv.product", plan.o, x.dtype)
-    partial_scratch = plan.scratch(xp, "conv.partial", plan.o, x.dtype) if by_rows else None
+    partial_scratch = plan.scratch(xp, "conv.partial", plan.o, x.dtype) if plan.parts > 1 \
+        else None
     out = xp.empty((plan.n, plan.o, plan.ho, plan.wo), dtype=x.dtype)
     by_group = out.reshape(plan.n, groups, per_group, plan.ho, plan.wo)
     bias = None if bias is None else bias.reshape(groups, per_group, 1, 1)
     for first, end in plan.chunks():
         parts = [plan.grouped(cols) for cols in plan.columns(xp, source, first, end, cols_scratch)]
-        size = plan.o * parts[0].shape[2]
-        if by_rows:
-            shape = (groups, per_group, parts[0].shape[2])
-            product = _sum_of_products(w_parts, parts, product_scratch[:size].reshape(shape),
-                                       partial_scratch[:size].reshape(shape))
+        positions = parts[0].shape[2]
+        shape = (groups, per_group, positions) if rows_first else (groups, positions, per_group)
+        product = product_scratch[:plan.o * positions].reshape(shape)
+        partial = None if partial_scratch is None else partial_scratch[:product.size].reshape(
+            shape)
+        if rows_first:
+            _sum_of_products(w_parts, parts, product, partial)
             _write(xp, by_group[first:end], plan.kept(product[..., None], end - first)[
                 ..., 0].transpose(2, 0, 1, 3, 4), bias)
         else:
-            product = grouped_matmul(parts[0].transpose(0, 2, 1), w_parts[0], product_scratch[
-                :size].reshape(groups, -1, per_group))
+            _sum_of_products([cols.transpose(0, 2, 1) for cols in parts], w_parts, product,
+                             partial)
             _write(xp, by_group[first:end], plan.kept(product, end - first).transpose(
                 1, 0, 4, 2, 3), bias)
         if each_chunk is not None:
@@ -121,16 +127,15 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
         return _banded_weight_grad(xp, x, grad, w_shape, geometry)
     plan = ColumnPlan(xp, x.shape, w_shape, geometry)
     source = plan.source(xp, x)
-    grad_channels_first = grad.transpose(1, 0, 2, 3)
     total = xp.zeros((plan.parts, plan.groups, math.prod(w_shape[1:]) // plan.parts,
                       plan.o // plan.groups), grad.dtype)  # dL/dw^T, split as the columns
     partial = xp.empty_like(total[0])
     cols_scratch = plan.columns_scratch(xp, x.dtype)
     grad_scratch = plan.scratch(xp, "conv.grad_columns", plan.o, grad.dtype)
     for first, end in plan.chunks():
-        g = plan.grouped(plan.grad_columns(xp, grad_channels_first, first, end, grad_scratch))
+        g = plan.grad_columns(xp, grad, first, end, grad_scratch)
         for part, cols in zip(total, plan.columns(xp, source, first, end, cols_scratch)):
-            part += grouped_matmul(plan.grouped(cols), g.transpose(0, 2, 1), partial)
+            part += grouped_matmul(plan.grouped(cols), g, partial)
     return plan.weight_from_parts(xp, total, w_shape)
 
 
@@ -263,16 +268,15 @@ def _both_grads(xp, x, weight, grad, adjoint):
     groups = adjoint[3]
     flipped = _flipped(weight, groups)
     plan = ColumnPlan(xp, grad.shape, flipped.shape, adjoint)  # the one _conv_forward makes
-    x_channels_first = x.transpose(1, 0, 2, 3)
     x_scratch = plan.scratch(xp, "conv.grad_columns", plan.o, x.dtype)
     grad_flipped = xp.zeros((plan.parts, groups, math.prod(flipped.shape[1:]) // plan.parts,
                              plan.o // groups), dtype=grad.dtype)  # transposed, split
     partial = xp.empty_like(grad_flipped[0])
 
     def accumulate(first, end, parts):
-        xs = plan.grouped(plan.grad_columns(xp, x_channels_first, first, end, x_scratch))
+        xs = plan.grad_columns(xp, x, first, end, x_scratch)
         for total, cols in zip(grad_flipped, parts):
-            xp.add(total, grouped_matmul(cols, xs.transpose(0, 2, 1), partial), out=total)
+            xp.add(total, grouped_matmul(cols, xs, partial), out=total)
 
     grad_x = _conv_forward(xp, grad, flipped, adjoint, each_chunk=accumulate)
     grad_w = _flipped(plan.weight_from_parts(xp, grad_flipped, flipped.shape), groups)
