@@ -274,46 +274,47 @@ def _input_grad_by_bands(xp, grad, weight, x_shape, geometry):
     band = _input_band(xp, weight, groups, w, pw, dw, wo)
     per_column = kh * cg
     block = -(-_BAND_ROWS // per_column)
-    rows = workspace(xp, "conv.band_rows", groups * w * per_column * ho * n, grad.dtype).reshape(
-        groups, w * per_column, ho * n)
+    product = workspace(xp, "conv.band_rows", groups * block * per_column * ho * n,
+                        grad.dtype).reshape(groups, block * per_column, ho * n)
+    sums = workspace(xp, "conv.band_sums", groups * w * cg * (h + 2 * ph) * n,
+                     grad.dtype).reshape(groups, w, cg, h + 2 * ph, n)
     for first in range(0, w, block):
         end = min(first + block, w)
         low = max(0, first + pw - (kw - 1) * dw)  # the outputs x' these columns read
         high = min(wo, end + pw)
-        out = rows[:, first * per_column:end * per_column]
+        out = sums[:, first:end]
         if low >= high:  # no kernel tap reaches these columns
             out[...] = 0
             continue
-        grouped_matmul(band[:, first * per_column:end * per_column, low * og:high * og],
-                       columns[:, low * og:high * og], out)
-    taps = rows.reshape(groups, w, kh, cg, ho, n)
-    padded_rows = workspace(xp, "conv.band_sums", groups * w * cg * (h + 2 * ph) * n,
-                            grad.dtype).reshape(groups, w, cg, h + 2 * ph, n)
-    padded_rows[:, :, :, :ho] = taps[:, :, 0]
-    padded_rows[:, :, :, ho:] = 0
-    for i in range(1, kh):
-        padded_rows[:, :, :, i * dh:i * dh + ho] += taps[:, :, i]
+        taps = grouped_matmul(band[:, first * per_column:end * per_column, low * og:high * og],
+                              columns[:, low * og:high * og],
+                              product[:, :(end - first) * per_column])
+        taps = taps.reshape(groups, end - first, kh, cg, ho, n)
+        out[:, :, :, :ho] = taps[:, :, 0]
+        out[:, :, :, ho:] = 0
+        for i in range(1, kh):
+            out[:, :, :, i * dh:i * dh + ho] += taps[:, :, i]
     result = xp.empty(x_shape, dtype=grad.dtype)
-    result.reshape(n, groups, cg, h, w)[...] = padded_rows[:, :, :, ph:ph + h].transpose(
-        4, 0, 2, 3, 1)
+    result.reshape(n, groups, cg, h, w)[...] = sums[:, :, :, ph:ph + h].transpose(4, 0, 2, 3, 1)
     return result
 
 
 def _input_band(xp, weight, groups, w, pw, dw, wo):
     """The banded matrices of ``_input_grad_by_bands``: (G, W * kh * Cg, Wo * Og), the element
-    at row (x, i, c), column (x', o) w[o, c, i, j] where x + pw = x' + j * dw, else 0."""
+    at row (x, i, c), column (x', o) w[o, c, i, j] where x + pw = x' + j * dw, else 0.
+
+    Built over the padded columns x + pw, where every tap's diagonal fits, then cut."""
     o, cg, kh, kw = weight.shape
     og = o // groups
-    taps = weight.reshape(groups, og, cg, kh, kw)
-    band = workspace(xp, "conv.band", groups * w * kh * cg * wo * og, weight.dtype).reshape(
-        groups, w, kh, cg, wo, og)
+    band = workspace(xp, "conv.band", groups * (w + 2 * pw) * kh * cg * wo * og,
+                     weight.dtype).reshape(groups, w + 2 * pw, kh, cg, wo, og)
     band[...] = 0
-    outputs = xp.arange(wo)
-    for j in range(kw):
-        inputs = outputs + j * dw - pw
-        inside = (inputs >= 0) & (inputs < w)
-        band[:, inputs[inside], :, :, outputs[inside]] = taps[..., j].transpose(0, 3, 2, 1)
-    return band.reshape(groups, w * kh * cg, wo * og)
+    group, column, row, channel, out_column, out_channel = band.strides
+    diagonals = xp.lib.stride_tricks.as_strided(  # [g, j, x', i, c, o] at column x' + j * dw
+        band, (groups, kw, wo, kh, cg, og),
+        (group, dw * column, column + out_column, row, channel, out_channel))
+    diagonals[...] = weight.reshape(groups, og, cg, kh, kw).transpose(0, 4, 3, 2, 1)[:, :, None]
+    return band[:, pw:pw + w].reshape(groups, w * kh * cg, wo * og)
 
 
 def _both_grads(xp, x, weight, grad, adjoint):
