@@ -21,7 +21,9 @@ whole-batch im2col). Three column layouts, chosen by measurement on ResNet-20 an
 - strided: every tap's window is one axis of a strided view of the padded input.
 
 The input gradient of a stride-1 convolution is a stride-1 convolution too (of the output
-gradient with the flipped kernel), which replaces the scatter-add of col2im by the same copies.
+gradient with the flipped kernel), which replaces the scatter-add of col2im by the same copies;
+where that convolution would have far fewer outputs than inputs, banded products over a few
+input columns at a time take its place (``_input_grad_by_bands``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ import math
 from ember.autograd.function import Function
 from ember.backend import grouped_matmul
 from ember.ops._conv_columns import ColumnPlan
-from ember.ops._workspace import workspace
 from ember.ops._windows import output_size, padded, pair
+from ember.ops._workspace import workspace
 from ember.ops.op import op, primitive
 from ember.ops.reduction import Sum
 from ember.tensor.tensor import Tensor
@@ -227,7 +229,8 @@ def _adjoint_geometry(w_shape, geometry):
     o, cg, kh, kw = w_shape
     full = (dilation[0] * (kh - 1) - padding[0], dilation[1] * (kw - 1) - padding[1])
     # The flipped convolution is the faster adjoint unless it has far fewer output channels
-    # (rows of its matrix product) than inputs: then W^T @ grad and col2im is.
+    # (rows of its matrix product) than inputs: then banded products (stride 1) or W^T @ grad
+    # and col2im are.
     if stride == (1, 1) and min(full) >= 0 and ((kh, kw) == (1, 1) or o <= 2 * cg * groups):
         return ((1, 1), full, dilation, groups)
     return None
@@ -258,15 +261,17 @@ def _input_grad_by_bands(xp, grad, weight, x_shape, geometry):
     For each block of input columns x, the rows (x, kernel row i, channel c) of one product
     ``band @ grad`` hold sum over (j, o) of w[o, c, i, j] * grad[o, y', x + pw - j * dw] for
     every (y', image): the kernel columns are summed inside BLAS, and the kh shifted sums over
-    i run over whole rows times the batch. The band's zeros cost (block + kw - 1) / kw times
-    im2col's arithmetic, but the product writes kh * W rows instead of kh * kw * Wo and no
-    col2im follows (LeNet-5's second conv: 2.45 -> 1.6 ms, measured).
+    i run over whole rows times the batch, on each block's product while it is in cache. The
+    band's zeros cost (block + kw - 1) / kw times im2col's arithmetic, but the products write
+    kh * W rows instead of kh * kw * Wo and no col2im follows. Blocks of at least
+    ``_BAND_ROWS`` rows were fastest (LeNet-5's second conv, 3 columns of 30 rows: 2.5 -> 1.8 ms
+    against W^T @ grad and col2im; 1 column 2.1 ms, all 14 columns 2.4 ms).
     """
     _, (ph, pw), (dh, dw), groups = geometry
     o, cg, kh, kw = weight.shape
     og = o // groups
     n, _, ho, wo = grad.shape
-    _, c, h, w = x_shape
+    _, _, h, w = x_shape
     columns = workspace(xp, "conv.band_columns", grad.size, grad.dtype).reshape(
         groups, wo, og, ho, n)  # rows (x', o), columns (y', image)
     columns[...] = grad.reshape(n, groups, og, ho, wo).transpose(1, 4, 2, 3, 0)
@@ -283,9 +288,6 @@ def _input_grad_by_bands(xp, grad, weight, x_shape, geometry):
         low = max(0, first + pw - (kw - 1) * dw)  # the outputs x' these columns read
         high = min(wo, end + pw)
         out = sums[:, first:end]
-        if low >= high:  # no kernel tap reaches these columns
-            out[...] = 0
-            continue
         taps = grouped_matmul(band[:, first * per_column:end * per_column, low * og:high * og],
                               columns[:, low * og:high * og],
                               product[:, :(end - first) * per_column])
@@ -348,11 +350,11 @@ def _col2im(xp, cols, x_shape, kernel, stride, padding, dilation):
 
     The sum is kept batch innermost and split by stride phase: padded row r = sh * u + a is row
     u of phase a, and likewise for columns, so every tap adds into one phase (sh, sw, C, u, v, N)
-    in runs of Wo * N contiguous elements (LeNet-5's second conv: 2.0 -> 1.05 ms a step against
-    runs of Wo; ResNet-20's 16 -> 32 stride-2 layers' input gradients, 3x3 6.2 -> 5.4 ms and 1x1
-    2.4 -> 1.6, against runs of N). It is returned as (N, C, H, W), one copy per phase: the
-    elementwise ops and pooling that read it next are slower on the batch-innermost layout than
-    the copy costs.
+    in runs of Wo * N contiguous elements (LeNet-5's second conv, before it took banded
+    products: 2.0 -> 1.05 ms a step against runs of Wo; ResNet-20's 16 -> 32 stride-2 layers'
+    input gradients, 3x3 6.2 -> 5.4 ms and 1x1 2.4 -> 1.6, against runs of N). It is returned
+    as (N, C, H, W), one copy per phase: the elementwise ops and pooling that read it next are
+    slower on the batch-innermost layout than the copy costs.
     """
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (dh, dw), (ph, pw) = kernel, stride, dilation, padding
