@@ -1,5 +1,6 @@
-"""conv2d's input gradient by banded products (stride 1, many outputs per input channel)
-against a patch-by-patch loop, and its gradchecks."""
+"""conv2d's input gradient where it is not the flipped-kernel convolution: banded products
+(stride 1, many outputs per input channel) and 1x1 kernels, against a patch-by-patch loop, and
+their gradchecks."""
 
 import itertools
 
@@ -21,15 +22,16 @@ CASES = [
 ]
 
 
-def _loop_input_grad(g, w, x_shape, padding, dilation, groups):
+def _loop_input_grad(g, w, x_shape, padding, dilation, groups, stride=(1, 1)):
     n, c, h, wd = x_shape
     o, cg, kh, kw = w.shape
     grad = np.zeros((n, c, h + 2 * padding[0], wd + 2 * padding[1]))
     per_group = o // groups
     for b, oc, i, j in itertools.product(*(range(s) for s in g.shape)):
         first = (oc // per_group) * cg
-        rows = slice(i, i + dilation[0] * (kh - 1) + 1, dilation[0])
-        cols = slice(j, j + dilation[1] * (kw - 1) + 1, dilation[1])
+        top, left = i * stride[0], j * stride[1]
+        rows = slice(top, top + dilation[0] * (kh - 1) + 1, dilation[0])
+        cols = slice(left, left + dilation[1] * (kw - 1) + 1, dilation[1])
         grad[b, first:first + cg, rows, cols] += g[b, oc, i, j] * w[oc]
     return grad[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + wd]
 
@@ -81,3 +83,34 @@ def test_input_grad_by_bands_gradients_first_and_second_order(monkeypatch):
 
     ember.autograd.gradcheck(fn, (x, w, b), fast_mode=False)
     ember.autograd.gradgradcheck(fn, (x, w, b))
+
+
+@pytest.mark.parametrize("stride, padding, groups", [
+    ((2, 2), (0, 0), 1),  # ResNet's projection shortcuts
+    ((3, 2), (1, 2), 2),
+    ((1, 1), (2, 1), 1),
+    ((3, 3), (1, 1), 1),  # input pixels no output reads
+], ids=str)
+def test_pointwise_input_grad_matches_the_loop(stride, padding, groups, device):
+    rng = np.random.default_rng(6)
+    x_shape = (2, 4, 7, 8)
+    w = rng.standard_normal((6, 4 // groups, 1, 1))
+    x = ember.tensor(rng.standard_normal(x_shape), device=device, requires_grad=True)
+    out = ember.conv2d(x, ember.tensor(w, device=device), stride=stride, padding=padding,
+                       groups=groups)
+    g = rng.standard_normal(out.shape)
+    (out * ember.tensor(g, device=device)).sum().backward()
+    expected = _loop_input_grad(g, w, x_shape, padding, (1, 1), groups, stride)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_pointwise_input_grad_gradients_first_and_second_order():
+    rng = np.random.default_rng(7)
+    x = ember.tensor(rng.standard_normal((2, 2, 5, 4)), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((3, 2, 1, 1)), requires_grad=True)
+
+    def fn(x, w):
+        return ember.conv2d(x, w, stride=2, padding=1)
+
+    ember.autograd.gradcheck(fn, (x, w), fast_mode=False)
+    ember.autograd.gradgradcheck(fn, (x, w))

