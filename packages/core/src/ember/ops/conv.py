@@ -293,8 +293,10 @@ def _input_grad_by_bands(xp, grad, weight, x_shape, geometry):
     i run over whole rows times the batch, on each block's product while it is in cache. The
     band's zeros cost (block + kw - 1) / kw times im2col's arithmetic, but the products write
     kh * W rows instead of kh * kw * Wo and no col2im follows. Blocks of at least
-    ``_BAND_ROWS`` rows were fastest (LeNet-5's second conv, 3 columns of 30 rows: 2.5 -> 1.8 ms
-    against W^T @ grad and col2im; 1 column 2.1 ms, all 14 columns 2.4 ms).
+    ``_BAND_ROWS`` rows were fastest (LeNet-5's second conv in its train step, 3 columns of 30
+    rows: 1.7 ms against 2.3-2.7 for W^T @ grad and col2im; 1 column 1.7-1.9 ms, all 14
+    columns 2.1-2.2 ms). Only at stride 1: ResNet-20's stride-2 layers measured slower this way
+    in their step (with rows split by stride phase: 3.8 against 3.2 ms, 2.9 against 1.8).
     """
     _, (ph, pw), (dh, dw), groups = geometry
     o, cg, kh, kw = weight.shape
