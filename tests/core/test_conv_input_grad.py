@@ -56,6 +56,22 @@ def test_input_grad_by_bands_matches_the_loop(case, band_rows, monkeypatch):
     assert x.grad.numpy().flags.c_contiguous
 
 
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_input_grad_of_a_wide_band_takes_col2im(case, monkeypatch):
+    """A band above ``_BAND_ELEMENTS`` (it grows as W * Wo) is not built: col2im sums instead."""
+    x_shape, w_shape, padding, dilation, groups = case
+    monkeypatch.setattr(conv, "_BAND_ELEMENTS", 0)
+    monkeypatch.setattr(conv, "_input_grad_by_bands", None)  # would raise if still called
+    rng = np.random.default_rng(3)
+    x = ember.tensor(rng.standard_normal(x_shape), requires_grad=True)
+    w = rng.standard_normal(w_shape)
+    out = ember.conv2d(x, ember.tensor(w), padding=padding, dilation=dilation, groups=groups)
+    g = rng.standard_normal(out.shape)
+    (out * ember.tensor(g)).sum().backward()
+    expected = _loop_input_grad(g, w, x_shape, padding, dilation, groups)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_input_grad_by_bands_dtypes_and_devices(dtype, device):
     x_shape, w_shape, padding, dilation, groups = CASES[2]

@@ -43,6 +43,7 @@ from ember.tensor.tensor import Tensor
 
 _BANDED_LIMIT = 48  # see _banded_fits
 _BAND_ROWS = 64  # see _input_grad_by_bands
+_BAND_ELEMENTS = 1 << 20  # the largest band _input_grad_by_bands builds (it grows as W * Wo)
 
 
 def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
@@ -255,7 +256,7 @@ def _input_grad(xp, grad, weight, x_shape, geometry):
     stride, padding, dilation, groups = geometry
     if weight.shape[2:] == (1, 1):
         return _pointwise_input_grad(xp, grad, weight, x_shape, geometry)
-    if stride == (1, 1):
+    if stride == (1, 1) and _input_band_size(weight.shape, x_shape, geometry) <= _BAND_ELEMENTS:
         return _input_grad_by_bands(xp, grad, weight, x_shape, geometry)
     o, cg, kh, kw = weight.shape
     n, _, ho, wo = grad.shape
@@ -341,6 +342,13 @@ def _input_grad_by_bands(xp, grad, weight, x_shape, geometry):
     result = xp.empty(x_shape, dtype=grad.dtype)
     result.reshape(n, groups, cg, h, w)[...] = sums[:, :, :, ph:ph + h].transpose(4, 0, 2, 3, 1)
     return result
+
+
+def _input_band_size(w_shape, x_shape, geometry) -> int:
+    """The elements of ``_input_band``'s matrix, padded columns included."""
+    o, cg, kh, kw = w_shape
+    (pw, dw), w = (geometry[1][1], geometry[2][1]), x_shape[3]
+    return o * cg * kh * (w + 2 * pw) * output_size(w, kw, 1, pw, dw)
 
 
 def _input_band(xp, weight, groups, w, pw, dw, wo):
