@@ -1,10 +1,10 @@
 """Pooling over (N, C, H, W): max, average and adaptive forms (1-D through the 2-D code).
 
 Max pooling records, for every output, which tap of its window holds the maximum (int8); its
-gradient writes each value there, one tap at a time when windows do not overlap, or scatters
-through flat input indices (h * W + w, also what ``return_indices`` gives) with
-``pool_scatter``, whose own gradient gathers (``pool_gather``). Average pooling is linear: its
-adjoint spreads each gradient over its window.
+gradient writes each value there through a view of every tap's slots when windows do not
+overlap, or scatters through flat input indices (h * W + w, also what ``return_indices``
+gives) with ``pool_scatter``, whose own gradient gathers (``pool_gather``). Average pooling is
+linear: its adjoint spreads each gradient over its window.
 """
 
 from __future__ import annotations
@@ -127,19 +127,19 @@ class MaxPool2d(Function):
         xp = ctx.xp
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         source = padded(xp, x, padding, _needed(kernel, stride, dilation, out_hw), fill)
-        taps_count = kernel[0] * kernel[1]
+        count = kernel[0] * kernel[1]
         best = _empty_like_layout(xp, x, (), out_hw)
-        taps = _empty_like_layout(xp, x, (), out_hw, np.int8 if taps_count <= 127 else np.int64)
-        for first, end in _sample_chunks(xp, source):
-            # every tap's window copied out once: the reductions below then read contiguous
-            # memory
-            windows = _empty_like_layout(xp, x, (taps_count,), out_hw, samples=end - first,
-                                         scratch="max_pool2d.windows")
-            chunk = source[first:end]
-            for i in range(kernel[0]):
-                for j in range(kernel[1]):
-                    rows, cols = tap(i, j, stride, dilation, out_hw)
-                    windows[i * kernel[1] + j] = chunk[:, :, rows, cols]
+        taps = _empty_like_layout(xp, x, (), out_hw, np.int8 if count <= 127 else np.int64)
+        reads = _tap_view(xp, source, kernel, stride, dilation, out_hw)
+        block, chunks = _sample_chunks(xp, source)
+        # every tap's window copied out once (one copy a block): the reductions below then read
+        # contiguous memory
+        scratch = _empty_like_layout(xp, x, kernel, out_hw, samples=block,
+                                     scratch="max_pool2d.windows")
+        by_tap = scratch.reshape((count,) + scratch.shape[2:])
+        for first, end in chunks:
+            scratch[:, :, :end - first] = reads[:, :, first:end]
+            windows = by_tap[:, :end - first]
             # propagates NaN, as PyTorch's max pooling does
             chunk_best = windows.max(axis=0, out=best[first:end])
             _first_match(xp, windows, chunk_best, out=taps[first:end])
@@ -197,33 +197,41 @@ _CHUNK_BYTES = 1 << 19
 
 
 def _sample_chunks(xp, array):
-    """(first, end) sample ranges of ``array`` (N, ...) of about ``_CHUNK_BYTES`` each on the
-    CPU, one range on a GPU."""
+    """The block size and the (first, end) sample ranges of ``array`` (N, ...): blocks of about
+    ``_CHUNK_BYTES`` on the CPU, one block on a GPU."""
     n = array.shape[0]
     per = n if xp is not np else max(1, _CHUNK_BYTES // max(1, array[:1].nbytes))
-    return [(first, min(n, first + per)) for first in range(0, n, per)]
+    return min(n, per), [(first, min(n, first + per)) for first in range(0, n, per)]
+
+
+def _tap_view(xp, array, kernel, stride, dilation, out_hw):
+    """A (kh, kw, N, C, Ho, Wo) view of ``array`` (N, C, H, W): [i, j] is what kernel tap
+    (i, j) of every output's window reads (or writes)."""
+    step_n, step_c, step_h, step_w = array.strides
+    return xp.lib.stride_tricks.as_strided(
+        array, tuple(kernel) + array.shape[:2] + tuple(out_hw),
+        (dilation[0] * step_h, dilation[1] * step_w, step_n, step_c, stride[0] * step_h,
+         stride[1] * step_w))
 
 
 def _tap_scatter(xp, grad, taps, input_hw, kernel, stride, padding, dilation):
-    """Each gradient written at its window's maximum, one tap at a time (windows that do not
-    overlap write disjoint positions); the result has ``grad``'s memory layout."""
+    """Each gradient written at its window's maximum through a (kh, kw, N, C, Ho, Wo) view of the
+    result (windows that do not overlap write disjoint positions); the result has ``grad``'s
+    memory layout."""
     (h, w), (ph, pw), out_hw = input_hw, padding, grad.shape[2:]
     need = _needed(kernel, stride, dilation, out_hw)
     full_hw = (max(need[0], h + 2 * ph), max(need[1], w + 2 * pw))
     out = _empty_like_layout(xp, grad, (), full_hw)
     gaps = full_hw != need or need != (out_hw[0] * kernel[0], out_hw[1] * kernel[1])
-    for first, end in _sample_chunks(xp, out):
-        chunk = out[first:end]
+    writes = _tap_view(xp, out, kernel, stride, dilation, out_hw)
+    index = xp.arange(kernel[0] * kernel[1], dtype=taps.dtype).reshape(tuple(kernel) + (1,) * 4)
+    for first, end in _sample_chunks(xp, out)[1]:
         if gaps:
-            chunk[...] = 0  # some positions are in no window
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                rows, cols = tap(i, j, stride, dilation, out_hw)
-                # straight into the tap's strided slots: a third faster than copying masked
-                # temporaries after a zero fill (LeNet-5's 2x2 pools, 128x6x14x14: 1.39 -> 0.91
-                # ms)
-                masked(taps[first:end] == i * kernel[1] + j, grad[first:end],
-                       out=chunk[:, :, rows, cols])
+            out[first:end] = 0  # some positions are in no window
+        # straight into every tap's strided slots, one call a block: a third faster than
+        # copying masked temporaries after a zero fill (LeNet-5's 2x2 pools, 128x6x14x14:
+        # 1.39 -> 0.91 ms)
+        masked(taps[first:end] == index, grad[first:end], out=writes[:, :, first:end])
     return out[:, :, ph:ph + h, pw:pw + w]
 
 
@@ -242,26 +250,23 @@ def _first_match(xp, windows, best, out):
     integer array); NaN counts as a match.
 
     Counted as the number of leading windows that miss: boolean and integer passes only
-    (numpy's masked copies and ``where`` are several times slower).
+    (numpy's masked copies and ``where`` are several times slower), every miss from one
+    comparison.
     """
-    nan = xp.isnan(best) if best.dtype.kind == "f" else None
-    if nan is not None and not nan.any():
-        nan = None
     if len(windows) == 1:
         out[...] = 0
         return out
-    missing = None
-    for k in range(len(windows) - 1):
-        if nan is None:
-            miss = windows[k] != best
-        else:
-            miss = ~((windows[k] == best) | (nan & xp.isnan(windows[k])))
-        if missing is None:
-            missing = miss
-            out[...] = miss
-        else:
-            missing &= miss
-            out += missing
+    nan = xp.isnan(best) if best.dtype.kind == "f" else None
+    if nan is not None and nan.any():
+        missing = ~((windows[:-1] == best) | (nan & xp.isnan(windows[:-1])))
+    else:
+        missing = windows[:-1] != best
+    for k in range(1, len(missing)):  # missing[k]: windows 0..k all miss
+        xp.logical_and(missing[k - 1], missing[k], out=missing[k])
+    counts = missing.view(np.int8)  # booleans are bytes of 0 and 1
+    out[...] = counts[0]
+    for count in counts[1:]:
+        xp.add(out, count, out=out)
     return out
 
 
