@@ -143,6 +143,11 @@ class MaxPool2d(Function):
             # propagates NaN, as PyTorch's max pooling does
             chunk_best = windows.max(axis=0, out=best[first:end])
             _first_match(xp, windows, chunk_best, out=taps[first:end])
+        if best.dtype.kind == "f" and xp.isnan(best).any():
+            # a NaN is its window's maximum too: the taps counted again, NaN matching NaN (rare:
+            # the windows are copied out whole)
+            _first_match(xp, reads.reshape((count,) + reads.shape[2:]), best, out=taps,
+                         nan=True)
         ctx.save_for_backward(taps)
         ctx.input_hw = x.shape[2:]
         ctx.mark_non_differentiable(taps)
@@ -246,9 +251,9 @@ def _flat_indices(xp, taps, width: int, kernel, stride, padding, dilation):
     return (rows + tap_row * dilation[0]) * width + cols + tap_col * dilation[1]
 
 
-def _first_match(xp, windows, best, out):
+def _first_match(xp, windows, best, out, nan: bool = False):
     """For every output, the first window (tap) holding its maximum, written into ``out`` (an
-    integer array); NaN counts as a match.
+    integer array); with ``nan``, a NaN window matches a NaN maximum.
 
     Counted as the number of leading windows that miss: boolean and integer passes only
     (numpy's masked copies and ``where`` are several times slower), every miss from one
@@ -257,16 +262,18 @@ def _first_match(xp, windows, best, out):
     if len(windows) == 1:
         out[...] = 0
         return out
-    nan = xp.isnan(best) if best.dtype.kind == "f" else None
-    if nan is not None and nan.any():
-        missing = ~((windows[:-1] == best) | (nan & xp.isnan(windows[:-1])))
+    if nan:
+        missing = ~((windows[:-1] == best) | (xp.isnan(best) & xp.isnan(windows[:-1])))
     else:
         missing = windows[:-1] != best
     for k in range(1, len(missing)):  # missing[k]: windows 0..k all miss
         xp.logical_and(missing[k - 1], missing[k], out=missing[k])
     counts = missing.view(np.int8)  # booleans are bytes of 0 and 1
-    out[...] = counts[0]
-    for count in counts[1:]:
+    if len(counts) == 1:
+        out[...] = counts[0]
+        return out
+    xp.add(counts[0], counts[1], out=out)
+    for count in counts[2:]:
         xp.add(out, count, out=out)
     return out
 
