@@ -214,3 +214,32 @@ def test_relu_gradient_masks_infinite_and_nan_gradients_like_where(dtype):
     grad = x.grad.numpy()
     np.testing.assert_array_equal(grad, [0.0, np.inf, 0.0, 1.0, 0.0, -3.0])
     assert not np.signbit(grad[[0, 2, 4]]).any()  # +0 where masked, as where(...) gives
+
+
+def test_relu_gradient_in_place_leaves_every_gradient_others_can_see_alone():
+    # The engine lets ReLU's backward mask an unshared incoming gradient in its own memory;
+    # gradients that a tensor, a hook, another node or the caller can still see stay intact.
+    rng = np.random.default_rng(3)
+    x1_np, x2_np, g_np = (rng.standard_normal((4, 5)) for _ in range(3))
+    x1 = ember.tensor(x1_np, requires_grad=True)
+    x2 = ember.tensor(x2_np, requires_grad=True)
+    g = ember.tensor(g_np.copy())
+
+    y = x1.relu()
+    y.retain_grad()
+    kept = []
+    y.register_hook(lambda grad: kept.append(grad))
+    (y * 3.0).backward(g)
+    np.testing.assert_array_equal(y.grad.numpy(), 3.0 * g_np)
+    np.testing.assert_array_equal(kept[0].numpy(), 3.0 * g_np)
+    np.testing.assert_array_equal(x1.grad.numpy(), np.where(x1_np > 0, 3.0 * g_np, 0.0))
+
+    x1.grad = None
+    (x1.relu() + x2.relu()).backward(g)  # one gradient array reaches both ReLU nodes
+    np.testing.assert_array_equal(x1.grad.numpy(), np.where(x1_np > 0, g_np, 0.0))
+    np.testing.assert_array_equal(x2.grad.numpy(), np.where(x2_np > 0, g_np, 0.0))
+
+    x1.grad = None
+    x1.relu().backward(g)  # the caller's gradient itself
+    np.testing.assert_array_equal(g.numpy(), g_np)
+    np.testing.assert_array_equal(x1.grad.numpy(), np.where(x1_np > 0, g_np, 0.0))

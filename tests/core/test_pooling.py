@@ -188,3 +188,31 @@ def test_max_pool_gradient_keeps_infinite_and_nan_gradients_where_they_belong():
     x = ember.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], requires_grad=True)
     ember.max_pool2d(x, 2).backward(ember.tensor([[[[np.inf]]]]))
     np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0.0, 0.0], [0.0, np.inf]])
+
+
+@pytest.mark.parametrize("channels_first", [False, True])
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (2, 3, 1), (3, 2, 1)])
+def test_max_pool_over_several_sample_blocks(kernel, stride, padding, channels_first):
+    # 24 samples of 51 KB: the CPU pools them in blocks of _CHUNK_BYTES (the last one shorter);
+    # a NaN in a later block only, ties in another
+    rng = np.random.default_rng(7)
+    x = rng.permutation(24 * 4 * 40 * 40).reshape(24, 4, 40, 40).astype(np.float64)
+    x[17, 2, 5, 6] = np.nan
+    x[21, 1, :4, :4] = 0.0
+    assert x[:1].nbytes * 2 < ember.ops.pooling._CHUNK_BYTES < x.nbytes
+    if channels_first:
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    t = ember.tensor(x, requires_grad=True)
+    values, indices = ember.max_pool2d(t, kernel, stride, padding, return_indices=True)
+    k, s, p = (kernel, kernel), (stride, stride), (padding, padding)
+    ref_values, ref_indices = ref_max_pool(np.nan_to_num(x, nan=np.inf), k, s, p, (1, 1),
+                                           tuple(values.shape[2:]))
+    ref_values[np.isinf(ref_values)] = np.nan  # the NaN's window (no other inf in x)
+    np.testing.assert_array_equal(values.detach().numpy(), ref_values)
+    np.testing.assert_array_equal(indices.numpy(), ref_indices)
+    grad = rng.standard_normal(values.shape)
+    values.backward(ember.tensor(grad))
+    expected = np.zeros((24, 4, 1600))
+    np.add.at(expected, (np.arange(24)[:, None, None], np.arange(4)[None, :, None],
+                         ref_indices.reshape(24, 4, -1)), grad.reshape(24, 4, -1))
+    np.testing.assert_array_equal(t.grad.numpy(), expected.reshape(x.shape))

@@ -208,7 +208,12 @@ def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
             else:
                 # _run_node's common case, inlined; the one gradient is passed directly, as
                 # unpacking a list into a call costs 60 ns more
-                results = fast(node, node_grads[0])
+                results = grad = None  # this frame's last references to earlier gradients
+                in_place = node.backward_arrays_in_place
+                if in_place is not None and _take_as_is(node_grads):
+                    results = in_place(node, node_grads[0])
+                else:
+                    results = fast(node, node_grads[0])
             if results.__class__ is not tuple:
                 results = (results,)
             if not retain_graph:
@@ -326,7 +331,8 @@ _BASE_ALONE = _refs_of_base([np.empty(0).reshape(1, 0)])
 
 def _take_as_is(node_grads: list) -> bool:
     """Whether a leaf may keep ``node_grads[0]`` as its ``.grad`` without a copy, as PyTorch
-    steals an unshared gradient buffer: a writeable numpy array that nothing but ``node_grads``
+    steals an unshared gradient buffer, and a node may overwrite it
+    (``backward_arrays_in_place``): a writeable numpy array that nothing but ``node_grads``
     refers to, owning its memory or reshaping the whole of an array that nothing else refers to
     (a bias gradient summed to (C, 1, 1)). A view, a tensor, a saved value, a hook that kept it
     or another gradient slot would each hold a reference to the array or its base."""

@@ -191,6 +191,10 @@ class Function:
     #: on raw arrays, used by the engine when no graph of the backward is wanted (the usual
     #: ``loss.backward()``); ``backward`` stays the differentiable reference.
     backward_arrays = None
+    #: optional ``backward_arrays_in_place(ctx, grad_array)`` for a node of one output: the
+    #: same as ``backward_arrays``, but free to overwrite ``grad_array``; the engine calls it
+    #: instead when nothing else refers to that gradient's memory.
+    backward_arrays_in_place = None
 
     @classmethod
     def apply(cls, *inputs, **attrs):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 
+from ember.backend import masked
 from ember.ops._promotion import to_floating
 from ember.ops.comparison import where
-from ember.ops.elementwise import Elementwise, _sigmoid, normal_cdf
+from ember.ops.elementwise import Elementwise, _sigmoid, array_math, normal_cdf
 from ember.ops.inplace import apply_inplace
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
@@ -46,6 +47,15 @@ class Relu(Elementwise):
     def gradient(m, ctx, grad, y):
         # 0 where y <= 0, as PyTorch: a NaN output passes its gradient (y >= 0 or NaN here)
         return m.where(y != 0, grad, 0)
+
+    @staticmethod
+    def backward_arrays_in_place(ctx, grad):
+        # the same mask in the gradient's own memory, when the engine hands over an unshared
+        # gradient: a fresh result costs LeNet-5's step 0.3-0.8 ms (its (128, 6, 28, 28) ReLU)
+        (y,) = ctx.saved_arrays
+        if grad.dtype.kind != "f":
+            return Relu.gradient(array_math(ctx.xp), ctx, grad, y)
+        return masked(y != 0, grad, out=grad)
 
 
 @primitive("leaky_relu")
