@@ -34,9 +34,11 @@ BENCH_TOOLS := "torch==2.13.0" "threadpoolctl>=3" "stable-baselines3>=2"
 DOCS_TOOLS := "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0,<2"
 # Fair single-thread comparison; OPENBLAS_CORETYPE/L2_SIZE are unset for the bench only (see
 # benchmarks/README.md): they slow a current numpy, and tests and CI keep them as the machine sets.
-# Passive OpenMP waiting stops torch's idle workers spinning through the Ember samples.
+# Passive OpenMP waiting stops torch's idle workers spinning through the Ember samples. Fixed
+# glibc malloc thresholds stop one framework's freed blocks deciding the other's page faults.
 BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 \
-	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
+	MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456
 
 PIP_QUIET := --quiet --disable-pip-version-check
 # The stamp records a finished install: the target is a no-op until a package's metadata or this
