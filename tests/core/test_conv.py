@@ -94,6 +94,7 @@ def test_single_channel_conv2d_gradients_first_and_second_order():
     b = ember.tensor(rng.standard_normal(3), requires_grad=True)
     geometry = ((1, 1), (1, 2), (2, 1), 1)
     assert conv._single_channel_fits(x.shape, w.shape, geometry)
+    assert not conv._single_channel_fits((2, 1, 200, 200), w.shape, geometry)  # too large
 
     def fn(x, w, b):
         return ember.conv2d(x, w, b, padding=(1, 2), dilation=(2, 1))
