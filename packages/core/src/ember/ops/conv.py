@@ -179,28 +179,29 @@ def _tap_columns(xp, x, kernel, geometry, out_size, ones=False):
     (kh, kw), (ho, wo) = kernel, out_size
     n, _, h, w = x.shape
     hp = h + 2 * ph
-    taps = kh * kw + ones
-    images = max(1, min(n, _TAP_CHUNK_ELEMENTS // (taps * ho * wo)))
+    depth = kh * kw + ones
+    images = max(1, min(n, _TAP_CHUNK_ELEMENTS // (depth * ho * wo)))
     source = workspace(xp, "conv.tap_source", n * hp * (w + 2 * pw), x.dtype).reshape(
         n, hp, w + 2 * pw)
     pad_into(source, x[:, 0], (ph, pw))
     shifted = workspace(xp, "conv.tap_shifted", images * kw * hp * wo, x.dtype).reshape(
         images, kw, hp, wo)
-    columns = workspace(xp, "conv.tap_columns", images * taps * ho * wo, x.dtype).reshape(
-        images, taps, ho * wo)
+    columns = workspace(xp, "conv.tap_columns", images * depth * ho * wo, x.dtype).reshape(
+        images, depth, ho * wo)
     if ones:
         columns[:, -1] = 1
     image, row, column = source.strides
-    for first in range(0, n, images):
+    windows = xp.lib.stride_tricks.as_strided(  # [n, j, r, x] = source[n, r, x + j * dw]
+        source, (n, kw, hp, wo), (image, dw * column, row, column))
+    image, shift, row, column = shifted.strides
+    windows_by_row = xp.lib.stride_tricks.as_strided(  # [n, j, i, y * Wo + x]: shifted[n, j,
+        shifted, (images, kw, kh, ho * wo), (image, shift, dh * row, column))  # y + i * dh, x]
+    taps = columns[:, :kh * kw].reshape(images, kw, kh, ho * wo)
+    for first in range(0, n, images):  # the views made once: as_strided costs 5 us a call
         count = min(n - first, images)
-        part = shifted[:count]
-        part[...] = xp.lib.stride_tricks.as_strided(  # [n, j, r, x] = source[n, r, x + j * dw]
-            source[first:], part.shape, (image, dw * column, row, column))
-        part_image, part_shift, part_row, step = part.strides
-        out = columns[:count]
-        out[:, :kh * kw].reshape(count, kw, kh, ho * wo)[...] = xp.lib.stride_tricks.as_strided(
-            part, (count, kw, kh, ho * wo), (part_image, part_shift, dh * part_row, step))
-        yield first, first + count, out
+        shifted[:count] = windows[first:first + count]
+        taps[:count] = windows_by_row[:count]
+        yield first, first + count, columns[:count]
 
 
 def _single_channel_forward(xp, x, weight, geometry, bias=None):
