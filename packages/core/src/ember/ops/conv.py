@@ -209,9 +209,9 @@ def _single_channel_forward(xp, x, weight, geometry, bias=None):
     Ho * Wo), written straight into the NCHW result, the bias as a column of W against a row of
     ones in the columns.
 
-    LeNet-5's first layer in its train step: 1.78 -> 1.1-1.25 ms against one product of a banded
-    matrix with the rows each output row reads (five times the arithmetic, and a transposed
-    copy of its product into NCHW).
+    LeNet-5's first layer in its train step: 1.65-1.8 -> 0.9-1.0 ms against one product of a
+    banded matrix with the rows each output row reads (five times the arithmetic, and a
+    transposed copy of its product into NCHW).
     """
     _, padding, dilation, _ = geometry
     o, _, kh, kw = weight.shape
@@ -231,7 +231,7 @@ def _single_channel_forward(xp, x, weight, geometry, bias=None):
 
 def _single_channel_weight_grad(xp, x, grad, w_shape, geometry):
     """dL/dw of ``_single_channel_forward``'s convolution: grad (O, Ho * Wo) @ columns^T image by
-    image, summed (LeNet-5's first layer in its train step: 1.87 -> 1.15-1.45 ms against the
+    image, summed (LeNet-5's first layer in its train step: 1.7-1.9 -> 1.0-1.1 ms against the
     gradient of the banded matrix summed along its diagonals)."""
     n, o, ho, wo = grad.shape
     kh, kw = w_shape[2:]
