@@ -85,7 +85,7 @@ def test_conv2d_gradients_first_and_second_order(config, device):
 
 
 def test_single_channel_conv2d_gradients_first_and_second_order():
-    """A single input channel takes the banded product (``conv._banded_fits``)."""
+    """A single input channel takes tap columns image by image (``conv._single_channel_fits``)."""
     from ember.ops import conv
 
     rng = np.random.default_rng(6)
@@ -93,13 +93,53 @@ def test_single_channel_conv2d_gradients_first_and_second_order():
     w = ember.tensor(rng.standard_normal((3, 1, 3, 2)), requires_grad=True)
     b = ember.tensor(rng.standard_normal(3), requires_grad=True)
     geometry = ((1, 1), (1, 2), (2, 1), 1)
-    assert conv._banded_fits(x.shape, w.shape, geometry)
+    assert conv._single_channel_fits(x.shape, w.shape, geometry)
+    assert not conv._single_channel_fits((2, 1, 200, 200), w.shape, geometry)  # too large
 
     def fn(x, w, b):
         return ember.conv2d(x, w, b, padding=(1, 2), dilation=(2, 1))
 
     ember.autograd.gradcheck(fn, (x, w, b), fast_mode=False)
     ember.autograd.gradgradcheck(fn, (x, w, b))
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 1000, 1 << 30], ids=["1-image", "2-4", "whole"])
+@pytest.mark.parametrize("geometry", [
+    dict(padding=(0, 0), dilation=(1, 1)), dict(padding=(2, 1), dilation=(1, 1)),
+    dict(padding=(1, 2), dilation=(2, 1)), dict(padding=(3, 2), dilation=(2, 2)),
+], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_single_channel_tap_columns_by_chunks(geometry, chunk_elements, dtype, monkeypatch,
+                                              device):
+    """The single-channel path (forward with and without bias, weight gradient alone) whatever
+    its chunks of images and whatever its scratch buffers held before."""
+    from ember.ops import conv
+    from ember.ops._workspace import workspace
+
+    monkeypatch.setattr(conv, "_TAP_CHUNK_ELEMENTS", chunk_elements)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((7, 1, 8, 6)).astype(dtype)
+    w = rng.standard_normal((3, 1, 3, 2)).astype(dtype)
+    b = rng.standard_normal(3).astype(dtype)
+    config = dict(stride=(1, 1), groups=1, **geometry)
+    assert conv._single_channel_fits(x.shape, w.shape, ((1, 1), geometry["padding"],
+                                                        geometry["dilation"], 1))
+    expected = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, **config)
+    g = rng.standard_normal(expected.shape)
+    _, grad_w = _loop_gradients(x.astype(np.float64), w.astype(np.float64), g, config)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    for bias in (None, b):
+        for name in ("conv.tap_source", "conv.tap_shifted", "conv.tap_columns"):
+            workspace(np, name, 1 << 12, np.float64)[:] = np.nan
+        wt = ember.tensor(w, device=device, requires_grad=True)
+        out = ember.conv2d(ember.tensor(x, device=device), wt,
+                           None if bias is None else ember.tensor(bias, device=device),
+                           padding=geometry["padding"], dilation=geometry["dilation"])
+        assert out.dtype.name == dtype and out.device == device
+        np.testing.assert_allclose(out.detach().cpu().numpy(), expected - (
+            b.reshape(-1, 1, 1) if bias is None else 0), rtol=tol, atol=tol)
+        (out * ember.tensor(g.astype(dtype), device=device)).sum().backward()
+        np.testing.assert_allclose(wt.grad.cpu().numpy(), grad_w, rtol=tol, atol=tol)
 
 
 def test_conv2d_by_kernel_rows_gradients_first_and_second_order():
@@ -215,7 +255,7 @@ def test_conv_errors_name_shapes():
 # Geometries that take each column layout: row-flat by kernel rows (stride 1, few outputs, few
 # discarded positions: square, grouped and dilated, a 3x2 and a 3x1 kernel), batch innermost
 # (stride 1 with many discarded positions: plain, grouped and dilated, unpadded), 1x1, strided,
-# col2im's stride phases (1x1 strided, dilated strided, strides 3 and 2), and the banded product
+# col2im's stride phases (1x1 strided, dilated strided, strides 3 and 2), and the tap columns
 # of a single input channel (plain, then padded and dilated).
 LAYOUT_CASES = [
     dict(shape=(2, 4, 15, 14), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),

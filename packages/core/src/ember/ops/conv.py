@@ -26,6 +26,10 @@ The input gradient of a stride-1 convolution is a stride-1 convolution too (of t
 gradient with the flipped kernel), which replaces the scatter-add of col2im by the same copies;
 where that convolution would have far fewer outputs than inputs, banded products over a few
 input columns at a time take its place (``_input_grad_by_bands``).
+
+A single input channel at stride 1 on small images (LeNet-5's first layer) takes full tap
+columns image by image instead (``_single_channel_forward``): with K = kh * kw in one product
+they are not thin.
 """
 
 from __future__ import annotations
@@ -34,14 +38,15 @@ import math
 
 from ember.autograd.function import Function
 from ember.backend import grouped_matmul
-from ember.ops._conv_columns import ColumnPlan
-from ember.ops._windows import output_size, padded, pair
+from ember.ops._conv_columns import ColumnPlan, pad_into
+from ember.ops._windows import output_size, pair
 from ember.ops._workspace import workspace
 from ember.ops.op import op, primitive
 from ember.ops.reduction import Sum
 from ember.tensor.tensor import Tensor
 
-_BANDED_LIMIT = 48  # see _banded_fits
+_TAP_IMAGE_LIMIT = 1 << 17  # see _single_channel_fits
+_TAP_CHUNK_ELEMENTS = 1 << 17  # see _tap_columns
 _BAND_ROWS = 64  # see _input_grad_by_bands
 _BAND_ELEMENTS = 1 << 20  # the largest band _input_grad_by_bands builds (it grows as W * Wo)
 
@@ -62,8 +67,8 @@ def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
     of the result as it is written (``_write``), not by a separate op.
     ``each_chunk(first, end, parts)``, when given, also sees every chunk's column matrices.
     """
-    if each_chunk is None and _banded_fits(x.shape, weight.shape, geometry):
-        return _banded_forward(xp, x, weight, geometry, bias)
+    if each_chunk is None and _single_channel_fits(x.shape, weight.shape, geometry):
+        return _single_channel_forward(xp, x, weight, geometry, bias)
     plan = ColumnPlan(xp, x.shape, weight.shape, geometry)
     source = plan.source(xp, x)
     groups, per_group = plan.groups, plan.o // plan.groups
@@ -128,8 +133,8 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
     The columns are rebuilt rather than kept from the forward: rebuilding a chunk in cache is
     cheaper than writing the whole batch's columns out to memory and reading them back.
     """
-    if _banded_fits(x.shape, w_shape, geometry):
-        return _banded_weight_grad(xp, x, grad, w_shape, geometry)
+    if _single_channel_fits(x.shape, w_shape, geometry):
+        return _single_channel_weight_grad(xp, x, grad, w_shape, geometry)
     plan = ColumnPlan(xp, x.shape, w_shape, geometry)
     source = plan.source(xp, x)
     total = xp.zeros((plan.parts, plan.groups, math.prod(w_shape[1:]) // plan.parts,
@@ -144,84 +149,98 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
     return plan.weight_from_parts(xp, total, w_shape)
 
 
-def _banded_fits(x_shape, w_shape, geometry) -> bool:
-    """Whether ``_banded_forward`` is the faster way: one input channel at stride 1, few outputs
-    and rows not much wider than the kernel. Its product does Wp / kw times im2col's
-    arithmetic, which pays only while im2col's product is the thin one it is for few outputs:
-    measured at 5x5 and 7x7 kernels with 6 to 64 outputs, O * Wp <= 48 * kw."""
-    stride, padding, _, groups = geometry
-    o, _, _, kw = w_shape
-    width = x_shape[3] + 2 * padding[1]
+def _single_channel_fits(x_shape, w_shape, geometry) -> bool:
+    """Whether ``_single_channel_forward`` is the faster way: one input channel at stride 1,
+    an image's columns at most ``_TAP_IMAGE_LIMIT`` elements. ``ColumnPlan``'s products over one
+    kernel row at a time (K = kw) are thin there. Measured (forward, weight gradient): LeNet-5's
+    first layer 1.3, 1.2 against 1.9, 2.3 ms; 1 -> 10, 20, 32, 64 channels on 28 x 28 images
+    and 1 -> 16 on 64 x 64 1.5-6x faster; 80 x 80 images (160K elements an image) no faster,
+    larger ones slower (the columns of one image no longer stay in cache)."""
+    stride, padding, dilation, groups = geometry
+    _, _, kh, kw = w_shape
+    positions = (output_size(x_shape[2], kh, 1, padding[0], dilation[0])
+                 * output_size(x_shape[3], kw, 1, padding[1], dilation[1]))
     return (x_shape[1] == 1 and groups == 1 and stride == (1, 1)
-            and o * width <= _BANDED_LIMIT * kw)
+            and kh * kw * positions <= _TAP_IMAGE_LIMIT)
 
 
-def _banded_rows(xp, x, w_shape, geometry, ones=False):
-    """The rows each output row reads, side by side: (N * Ho, kh * W), padded above and below
-    but not at the sides (their columns would only multiply zeros: 1/8 of LeNet-5's first
-    layer's products); with ``ones``, a last column of ones (the bias's)."""
-    _, (ph, _), dilation, _ = geometry
-    kh = w_shape[2]
-    source = padded(xp, x[:, 0], (ph, 0), (0, 0), 0)
-    n, _, w = source.shape
-    ho = output_size(x.shape[2], kh, 1, ph, dilation[0])
-    image, row, column = source.strides
-    rows = xp.empty((n * ho, kh * w + ones), dtype=x.dtype)
-    rows[:, :kh * w].reshape(n, ho, kh, w)[...] = xp.lib.stride_tricks.as_strided(
-        source, (n, ho, kh, w), (image, row, dilation[0] * row, column))
+def _tap_columns(xp, x, kernel, geometry, out_size, ones=False):
+    """Yields (first, end, columns) for chunks of images of the single-channel ``x``: columns
+    (images, kw * kh [+ 1], Ho * Wo), row (j, i) the input under kernel tap (i, j) at each output
+    position, and with ``ones`` a last row of ones (the bias's). The buffers are reused: each
+    chunk's columns are overwritten by the next.
+
+    Two copies that run along whole rows build them: the padded images shifted by each kernel
+    column, (images, kw, Hp, Wo), then each kernel row's window of those, Ho * Wo contiguous
+    elements (LeNet-5's first layer: 0.58 -> 0.46 ms against one copy in runs of Wo). A chunk
+    is about ``_TAP_CHUNK_ELEMENTS``, so that it is still in cache when multiplied (in the
+    LeNet-5 step 4-12 images took 1.1-1.3 ms forward, 2 images 1.6, the whole batch 1.5)."""
+    _, (ph, pw), (dh, dw), _ = geometry
+    (kh, kw), (ho, wo) = kernel, out_size
+    n, _, h, w = x.shape
+    hp = h + 2 * ph
+    depth = kh * kw + ones
+    images = max(1, min(n, _TAP_CHUNK_ELEMENTS // (depth * ho * wo)))
+    source = workspace(xp, "conv.tap_source", n * hp * (w + 2 * pw), x.dtype).reshape(
+        n, hp, w + 2 * pw)
+    pad_into(source, x[:, 0], (ph, pw))
+    shifted = workspace(xp, "conv.tap_shifted", images * kw * hp * wo, x.dtype).reshape(
+        images, kw, hp, wo)
+    columns = workspace(xp, "conv.tap_columns", images * depth * ho * wo, x.dtype).reshape(
+        images, depth, ho * wo)
     if ones:
-        rows[:, -1] = 1
-    return rows
+        columns[:, -1] = 1
+    image, row, column = source.strides
+    windows = xp.lib.stride_tricks.as_strided(  # [n, j, r, x] = source[n, r, x + j * dw]
+        source, (n, kw, hp, wo), (image, dw * column, row, column))
+    image, shift, row, column = shifted.strides
+    windows_by_row = xp.lib.stride_tricks.as_strided(  # [n, j, i, y * Wo + x]: shifted[n, j,
+        shifted, (images, kw, kh, ho * wo), (image, shift, dh * row, column))  # y + i * dh, x]
+    taps = columns[:, :kh * kw].reshape(images, kw, kh, ho * wo)
+    for first in range(0, n, images):  # the views made once: as_strided costs 5 us a call
+        count = min(n - first, images)
+        shifted[:count] = windows[first:first + count]
+        taps[:count] = windows_by_row[:count]
+        yield first, first + count, columns[:count]
 
 
-def _band(xp, matrix, w_shape, dilation, wo):
-    """The view of ``matrix`` (kh * Wp, O * Wo) at the places that multiply kernel taps:
-    (kh, kw, O, Wo), its element [i, j, o, x] at row (i, x + j * dw), column (o, x)."""
-    o, _, kh, kw = w_shape
-    grid = matrix.reshape(kh, -1, o, wo)
-    row, column, channel, out_column = grid.strides
-    return xp.lib.stride_tricks.as_strided(
-        grid, (kh, kw, o, wo), (row, dilation[1] * column, channel, column + out_column))
+def _single_channel_forward(xp, x, weight, geometry, bias=None):
+    """A single-channel convolution image by image: W (O, kh * kw [+ 1]) @ columns (kh * kw [+ 1],
+    Ho * Wo), written straight into the NCHW result, the bias as a column of W against a row of
+    ones in the columns.
 
-
-def _banded_forward(xp, x, weight, geometry, bias=None):
-    """A single-channel convolution as one product: each output row (O * Wo) is its kh input
-    rows (kh * W) times a banded matrix that holds the kernel once per output column (the
-    band of the padded rows, cut to the columns inside the image).
-
-    Five times the arithmetic of im2col for LeNet-5's first layer (5x5 taps over 28-wide
-    rows), but BLAS runs a product with 140 and 168 as its short sides several times faster
-    than one with 25 and 6, and the columns are a fifth of im2col's: 2.6 -> 2.1 ms. The bias
-    is one more row of the band, against a column of ones in the rows (LeNet-5's step: 2.11 ->
-    2.0 ms, no separate pass over the output).
+    LeNet-5's first layer in its train step: 1.65-1.8 -> 0.9-1.0 ms against one product of a
+    banded matrix with the rows each output row reads (five times the arithmetic, and a
+    transposed copy of its product into NCHW).
     """
     _, padding, dilation, _ = geometry
     o, _, kh, kw = weight.shape
     n, _, h, w = x.shape
     ho = output_size(h, kh, 1, padding[0], dilation[0])
     wo = output_size(w, kw, 1, padding[1], dilation[1])
-    band = xp.zeros((kh, w + 2 * padding[1], o * wo), dtype=x.dtype)
-    _band(xp, band, weight.shape, dilation, wo)[...] = weight[:, 0].transpose(1, 2, 0)[..., None]
-    inside = band[:, padding[1]:padding[1] + w].reshape(kh * w, o * wo)
-    if bias is not None:  # a row of the band times the rows' column of ones
-        inside = xp.concatenate([inside, xp.repeat(bias, wo)[None]])
-    product = _banded_rows(xp, x, weight.shape, geometry, ones=bias is not None) @ inside
+    taps = weight[:, 0].transpose(0, 2, 1).reshape(o, kw * kh)  # the columns' (j, i) order
+    if bias is not None:
+        taps = xp.concatenate([taps, bias[:, None]], axis=1)
     out = xp.empty((n, o, ho, wo), dtype=x.dtype)
-    out[...] = product.reshape(n, ho, o, wo).transpose(0, 2, 1, 3)
+    flat = out.reshape(n, o, ho * wo)
+    for first, end, columns in _tap_columns(xp, x, (kh, kw), geometry, (ho, wo),
+                                            ones=bias is not None):
+        xp.matmul(taps, columns, out=flat[first:end])
     return out
 
 
-def _banded_weight_grad(xp, x, grad, w_shape, geometry):
-    """dL/dw of ``_banded_forward``'s convolution: the gradient of its banded matrix, summed
-    along each kernel tap's diagonal (LeNet-5's first layer 2.7 -> 2.1 ms)."""
+def _single_channel_weight_grad(xp, x, grad, w_shape, geometry):
+    """dL/dw of ``_single_channel_forward``'s convolution: grad (O, Ho * Wo) @ columns^T image by
+    image, summed (LeNet-5's first layer in its train step: 1.7-1.9 -> 1.0-1.1 ms against the
+    gradient of the banded matrix summed along its diagonals)."""
     n, o, ho, wo = grad.shape
-    kh, pw, w = w_shape[2], geometry[1][1], x.shape[3]
-    rows = _banded_rows(xp, x, w_shape, geometry)
-    outputs = xp.ascontiguousarray(grad.transpose(0, 2, 1, 3)).reshape(n * ho, o * wo)
-    band_grad = xp.zeros((kh, w + 2 * pw, o * wo), dtype=grad.dtype)
-    band_grad[:, pw:pw + w] = (rows.T @ outputs).reshape(kh, w, o * wo)
-    taps = _band(xp, band_grad, w_shape, geometry[2], wo).sum(axis=3)  # (kh, kw, O)
-    return xp.ascontiguousarray(taps.transpose(2, 0, 1)).reshape(w_shape)
+    kh, kw = w_shape[2:]
+    per_image = xp.empty((n, o, kw * kh), dtype=grad.dtype)
+    g = grad.reshape(n, o, ho * wo)
+    for first, end, columns in _tap_columns(xp, x, (kh, kw), geometry, (ho, wo)):
+        xp.matmul(g[first:end], columns.transpose(0, 2, 1), out=per_image[first:end])
+    taps = per_image.sum(axis=0).reshape(o, 1, kw, kh)
+    return xp.ascontiguousarray(taps.transpose(0, 1, 3, 2))
 
 
 def _flipped(weight, groups: int):
