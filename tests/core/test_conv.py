@@ -262,6 +262,9 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
     monkeypatch.setattr(_conv_columns, "CHUNK_ELEMENTS", chunk_elements)
     monkeypatch.setattr(_conv_columns, "BY_ROWS_CHUNK_ELEMENTS", chunk_elements)
     monkeypatch.setattr(_conv_columns, "BATCH_INNER_PRODUCT_ELEMENTS", chunk_elements)
+    # gradient columns copied image by image in the chunks of 2-3 images, whole chunks else
+    monkeypatch.setattr(_conv_columns, "BY_IMAGE_ELEMENTS", 1 if chunk_elements == 600 else
+                        1 << 30)
     case = dict(case)
     shape, kernel, out_channels = case.pop("shape"), case.pop("kernel"), case.pop(
         "out_channels", 4)
