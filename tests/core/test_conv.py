@@ -228,6 +228,8 @@ LAYOUT_CASES = [
          groups=1),
     dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1),
+    dict(shape=(5, 4, 4, 3), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
+         groups=1),  # rows shorter than a chunk's images: each chunk padded whole
     dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(2, 2), dilation=(2, 2),
          groups=2),
     dict(shape=(3, 2, 7, 5), kernel=(3, 3), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
