@@ -268,6 +268,8 @@ LAYOUT_CASES = [
          groups=1),
     dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
          groups=1),
+    dict(shape=(5, 4, 4, 3), kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1),
+         groups=1),  # rows shorter than a chunk's images: each chunk padded whole
     dict(shape=(3, 4, 9, 8), kernel=(3, 3), stride=(1, 1), padding=(2, 2), dilation=(2, 2),
          groups=2),
     dict(shape=(3, 2, 7, 5), kernel=(3, 3), stride=(1, 1), padding=(0, 0), dilation=(1, 1),
@@ -302,6 +304,9 @@ def test_conv2d_chunks_and_layouts_agree_with_the_direct_loop(case, chunk_elemen
     monkeypatch.setattr(_conv_columns, "CHUNK_ELEMENTS", chunk_elements)
     monkeypatch.setattr(_conv_columns, "BY_ROWS_CHUNK_ELEMENTS", chunk_elements)
     monkeypatch.setattr(_conv_columns, "BATCH_INNER_PRODUCT_ELEMENTS", chunk_elements)
+    # gradient columns copied image by image in the chunks of 2-3 images, whole chunks else
+    monkeypatch.setattr(_conv_columns, "BY_IMAGE_ELEMENTS", 1 if chunk_elements == 600 else
+                        1 << 30)
     case = dict(case)
     shape, kernel, out_channels = case.pop("shape"), case.pop("kernel"), case.pop(
         "out_channels", 4)
