@@ -173,6 +173,10 @@ def describe_environment(frameworks: dict[str, object]) -> str:
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     lines.append(f"OPENBLAS_CORETYPE={coretype or '(unset)'}, "
                  f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}")
+    malloc = [f"{name}={os.environ[name]}" for name in ("MALLOC_MMAP_THRESHOLD_",
+                                                        "MALLOC_TRIM_THRESHOLD_")
+              if name in os.environ]
+    lines.append(f"malloc thresholds: {', '.join(malloc) or 'glibc defaults (dynamic)'}")
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
