@@ -236,8 +236,11 @@ def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
                 target, nr = edge
                 slots = pending.get(target)
                 if slots is None:
-                    slots = pending[target] = [None] * target._num_outputs
-                    slots[nr] = grad
+                    if target._num_outputs == 1:  # 40 ns less than filling a list of None
+                        pending[target] = [grad]
+                    else:
+                        slots = pending[target] = [None] * target._num_outputs
+                        slots[nr] = grad
                     if next_node is None and (not heap or target.generation > -heap[0][0]):
                         next_node = target
                         continue
@@ -250,7 +253,14 @@ def _walk(outputs, grad_outputs, retain_graph, create_graph, inputs, op_name):
                 elif slots[nr] is None:
                     slots[nr] = grad
                 elif arrays:
-                    slots[nr] = _sum_arrays(summed, target, nr, slots[nr], grad)
+                    # a sum the engine made itself takes the gradient in place (inlined: 28
+                    # calls a 50-op chain)
+                    owned = summed.get(target)
+                    if (owned is not None and nr in owned and slots[nr].shape == grad.shape
+                            and slots[nr].dtype == grad.dtype):
+                        slots[nr] += grad
+                    else:
+                        slots[nr] = _new_sum(summed, target, nr, slots[nr], grad)
                 else:
                     slots[nr] = slots[nr] + grad
     finally:
@@ -265,17 +275,13 @@ def _wrap(array) -> Tensor:
     return Tensor(np.asarray(array) if isinstance(array, np.generic) else array)
 
 
-def _sum_arrays(summed: dict, target, nr: int, current, grad):
-    """``current + grad`` for slot ``nr`` of ``target``, in place when the engine made
-    ``current`` itself (``summed[target]`` holds those slots)."""
-    owned = summed.get(target)
-    if (owned is not None and nr in owned and current.shape == grad.shape
-            and current.dtype == grad.dtype):
-        current += grad
-        return current
+def _new_sum(summed: dict, target, nr: int, current, grad):
+    """``current + grad`` for slot ``nr`` of ``target``, in a new array that ``summed[target]``
+    then marks as the engine's own (later gradients for the slot are added into it)."""
     total = current + grad
     if isinstance(total, np.generic):
         total = np.asarray(total)
+    owned = summed.get(target)
     if owned is None:
         summed[target] = {nr}
     else:
