@@ -154,6 +154,27 @@ class Function:
     @property
     def saved_arrays(self) -> tuple:
         """The saved values as raw arrays, for ``backward_arrays`` fast paths."""
+        saved = self._saved
+        if saved is not _FREED:
+            # _link's packings of one saved output and of one or two saved inputs, read without
+            # _unpack's loop (0.19 -> 0.10 us; a mul, tanh or sigmoid node reads them once)
+            if len(saved) == 1:
+                item = saved[0]
+                if item.__class__ is list:
+                    if item[2][0] == item[3]:
+                        return (item[0],)
+                elif item.__class__ is tuple:
+                    tensor = item[0]
+                    if tensor._version is None or tensor._version[0] == item[1]:
+                        return (tensor._array,)
+            elif len(saved) == 2:
+                a, b = saved
+                if a.__class__ is tuple and b.__class__ is tuple:
+                    tensor_a = a[0]
+                    tensor_b = b[0]
+                    if ((tensor_a._version is None or tensor_a._version[0] == a[1])
+                            and (tensor_b._version is None or tensor_b._version[0] == b[1])):
+                        return (tensor_a._array, tensor_b._array)
         return self._unpack(False)
 
     def _unpack(self, as_tensors: bool) -> tuple:
