@@ -85,16 +85,16 @@ def test_conv2d_gradients_first_and_second_order(config, device):
 
 
 def test_single_channel_conv2d_gradients_first_and_second_order():
-    """A single input channel takes tap columns image by image (``conv._single_channel_fits``)."""
-    from ember.ops import conv
+    """A single input channel takes tap columns image by image (``single_channel_fits``)."""
+    from ember.ops._conv_single_channel import single_channel_fits
 
     rng = np.random.default_rng(6)
     x = ember.tensor(rng.standard_normal((2, 1, 6, 5)), requires_grad=True)
     w = ember.tensor(rng.standard_normal((3, 1, 3, 2)), requires_grad=True)
     b = ember.tensor(rng.standard_normal(3), requires_grad=True)
     geometry = ((1, 1), (1, 2), (2, 1), 1)
-    assert conv._single_channel_fits(x.shape, w.shape, geometry)
-    assert not conv._single_channel_fits((2, 1, 200, 200), w.shape, geometry)  # too large
+    assert single_channel_fits(x.shape, w.shape, geometry)
+    assert not single_channel_fits((2, 1, 200, 200), w.shape, geometry)  # too large
 
     def fn(x, w, b):
         return ember.conv2d(x, w, b, padding=(1, 2), dilation=(2, 1))
@@ -113,17 +113,17 @@ def test_single_channel_tap_columns_by_chunks(geometry, chunk_elements, dtype, m
                                               device):
     """The single-channel path (forward with and without bias, weight gradient alone) whatever
     its chunks of images and whatever its scratch buffers held before."""
-    from ember.ops import conv
+    from ember.ops import _conv_single_channel
     from ember.ops._workspace import workspace
 
-    monkeypatch.setattr(conv, "_TAP_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_conv_single_channel, "TAP_CHUNK_ELEMENTS", chunk_elements)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((7, 1, 8, 6)).astype(dtype)
     w = rng.standard_normal((3, 1, 3, 2)).astype(dtype)
     b = rng.standard_normal(3).astype(dtype)
     config = dict(stride=(1, 1), groups=1, **geometry)
-    assert conv._single_channel_fits(x.shape, w.shape, ((1, 1), geometry["padding"],
-                                                        geometry["dilation"], 1))
+    assert _conv_single_channel.single_channel_fits(
+        x.shape, w.shape, ((1, 1), geometry["padding"], geometry["dilation"], 1))
     expected = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, **config)
     g = rng.standard_normal(expected.shape)
     _, grad_w = _loop_gradients(x.astype(np.float64), w.astype(np.float64), g, config)

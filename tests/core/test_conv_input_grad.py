@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.ops import conv
+from ember.ops import _conv_input_grads, conv
 from ember.ops._workspace import workspace
 
 # (x shape, weight shape, padding, dilation, groups); every one has more output channels than
@@ -36,13 +36,14 @@ def _loop_input_grad(g, w, x_shape, padding, dilation, groups, stride=(1, 1)):
     return grad[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + wd]
 
 
-@pytest.mark.parametrize("band_rows", [1, conv._BAND_ROWS, 1 << 20], ids=["1", "default", "all"])
+@pytest.mark.parametrize("band_rows", [1, _conv_input_grads.BAND_ROWS, 1 << 20],
+                         ids=["1", "default", "all"])
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_input_grad_by_bands_matches_the_loop(case, band_rows, monkeypatch):
     x_shape, w_shape, padding, dilation, groups = case
     geometry = ((1, 1), padding, dilation, groups)
     assert conv._adjoint_geometry(w_shape, geometry) is None
-    monkeypatch.setattr(conv, "_BAND_ROWS", band_rows)
+    monkeypatch.setattr(_conv_input_grads, "BAND_ROWS", band_rows)
     rng = np.random.default_rng(3)
     x = ember.tensor(rng.standard_normal(x_shape), requires_grad=True)
     w = rng.standard_normal(w_shape)
@@ -58,10 +59,11 @@ def test_input_grad_by_bands_matches_the_loop(case, band_rows, monkeypatch):
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_input_grad_of_a_wide_band_takes_col2im(case, monkeypatch):
-    """A band above ``_BAND_ELEMENTS`` (it grows as W * Wo) is not built: col2im sums instead."""
+    """A band above ``BAND_ELEMENTS`` (it grows as W * Wo) is not built: col2im sums instead."""
     x_shape, w_shape, padding, dilation, groups = case
-    monkeypatch.setattr(conv, "_BAND_ELEMENTS", 0)
-    monkeypatch.setattr(conv, "_input_grad_by_bands", None)  # would raise if still called
+    monkeypatch.setattr(_conv_input_grads, "BAND_ELEMENTS", 0)
+    # would raise if still called
+    monkeypatch.setattr(_conv_input_grads, "_input_grad_by_bands", None)
     rng = np.random.default_rng(3)
     x = ember.tensor(rng.standard_normal(x_shape), requires_grad=True)
     w = rng.standard_normal(w_shape)
@@ -87,7 +89,7 @@ def test_input_grad_by_bands_dtypes_and_devices(dtype, device):
 
 
 def test_input_grad_by_bands_gradients_first_and_second_order(monkeypatch):
-    monkeypatch.setattr(conv, "_BAND_ROWS", 1)  # several blocks of columns
+    monkeypatch.setattr(_conv_input_grads, "BAND_ROWS", 1)  # several blocks of columns
     rng = np.random.default_rng(5)
     x = ember.tensor(rng.standard_normal((2, 2, 5, 6)), requires_grad=True)
     w = ember.tensor(rng.standard_normal((6, 1, 2, 3)), requires_grad=True)
