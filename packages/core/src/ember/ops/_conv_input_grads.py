@@ -4,8 +4,9 @@ pixel by pixel, other stride-1 layers by banded products, strided ones by col2im
 
 from __future__ import annotations
 
+import math
+
 from ember.backend import grouped_matmul
-from ember.ops._windows import output_size
 from ember.ops._workspace import workspace
 
 BAND_ROWS = 64  # see _input_grad_by_bands
@@ -19,7 +20,8 @@ def scattered_input_grad(xp, grad, weight, x_shape, geometry):
     stride, padding, dilation, groups = geometry
     if weight.shape[2:] == (1, 1):
         return _pointwise_input_grad(xp, grad, weight, x_shape, geometry)
-    if stride == (1, 1) and _input_band_size(weight.shape, x_shape, geometry) <= BAND_ELEMENTS:
+    band = _input_band_shape(weight.shape, groups, x_shape[3], padding[1], grad.shape[3])
+    if stride == (1, 1) and math.prod(band) <= BAND_ELEMENTS:
         return _input_grad_by_bands(xp, grad, weight, x_shape, geometry)
     o, cg, kh, kw = weight.shape
     n, _, ho, wo = grad.shape
@@ -107,11 +109,11 @@ def _input_grad_by_bands(xp, grad, weight, x_shape, geometry):
     return result
 
 
-def _input_band_size(w_shape, x_shape, geometry) -> int:
-    """The elements of ``_input_band``'s matrix, padded columns included."""
-    o, cg, kh, kw = w_shape
-    (pw, dw), w = (geometry[1][1], geometry[2][1]), x_shape[3]
-    return o * cg * kh * (w + 2 * pw) * output_size(w, kw, 1, pw, dw)
+def _input_band_shape(w_shape, groups, w, pw, wo) -> tuple:
+    """(G, W + 2 * pw, kh, Cg, Wo, Og): the shape ``_input_band`` builds its matrices in, over
+    the padded columns."""
+    o, cg, kh, _ = w_shape
+    return (groups, w + 2 * pw, kh, cg, wo, o // groups)
 
 
 def _input_band(xp, weight, groups, w, pw, dw, wo):
@@ -121,8 +123,8 @@ def _input_band(xp, weight, groups, w, pw, dw, wo):
     Built over the padded columns x + pw, where every tap's diagonal fits, then cut."""
     o, cg, kh, kw = weight.shape
     og = o // groups
-    band = workspace(xp, "conv.band", groups * (w + 2 * pw) * kh * cg * wo * og,
-                     weight.dtype).reshape(groups, w + 2 * pw, kh, cg, wo, og)
+    shape = _input_band_shape(weight.shape, groups, w, pw, wo)
+    band = workspace(xp, "conv.band", math.prod(shape), weight.dtype).reshape(shape)
     band[...] = 0
     group, column, row, channel, out_column, out_channel = band.strides
     diagonals = xp.lib.stride_tricks.as_strided(  # [g, j, x', i, c, o] at column x' + j * dw
