@@ -193,13 +193,13 @@ def test_max_pool_gradient_keeps_infinite_and_nan_gradients_where_they_belong():
 @pytest.mark.parametrize("channels_first", [False, True])
 @pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (2, 3, 1), (3, 2, 1)])
 def test_max_pool_over_several_sample_blocks(kernel, stride, padding, channels_first):
-    # 24 samples of 51 KB: the CPU pools them in blocks of _CHUNK_BYTES (the last one shorter);
+    # 24 samples of 51 KB: the CPU pools them in blocks of _BLOCK_BYTES (the last one shorter);
     # a NaN in a later block only, ties in another
     rng = np.random.default_rng(7)
     x = rng.permutation(24 * 4 * 40 * 40).reshape(24, 4, 40, 40).astype(np.float64)
     x[17, 2, 5, 6] = np.nan
     x[21, 1, :4, :4] = 0.0
-    assert x[:1].nbytes * 2 < ember.ops.pooling._CHUNK_BYTES < x.nbytes
+    assert x[:1].nbytes * 2 < ember.ops.pooling._BLOCK_BYTES < x.nbytes
     if channels_first:
         x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
     t = ember.tensor(x, requires_grad=True)

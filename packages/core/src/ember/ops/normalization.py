@@ -8,11 +8,10 @@ The affine part (weight, bias) is ordinary broadcasting arithmetic.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ember.autograd import observe
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
+from ember.ops._blocks import sample_blocks
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
 
@@ -98,7 +97,7 @@ class BatchNormAffine(Function):
         count = x.size // channels
         rows, grad_rows = _rows(x), _rows(grad)
         grad_x = xp.empty(rows.shape, dtype=xp.result_type(x, mean))
-        blocks = _blocks(xp, rows)
+        blocks = sample_blocks(xp, rows, _BLOCK_BYTES)
         centre = _spread(xp, mean, x)
         # centered into grad_x, then turned into dL/dx in place: no temporaries
         grad_bias = grad_weight = 0
@@ -127,20 +126,10 @@ def _rows(a):
     return a.reshape(a.shape[0], -1)
 
 
+# Batch norm's passes go a block of about 256 KB of samples at a time (``sample_blocks``):
+# its backward inside ResNet-20 steps 15.7 -> 14.2 ms a step (64 and 128 KB blocks measured
+# slower, 512 KB no better).
 _BLOCK_BYTES = 1 << 18
-
-
-def _blocks(xp, rows) -> list:
-    """Slices of the batch (``rows``, one row a sample) for passes that go a block at a time.
-
-    On the CPU a block is about 256 KB, so that the passes after the first over it find it in
-    cache: batch norm backward inside ResNet-20 steps 15.7 -> 14.2 ms a step (64 and 128 KB
-    blocks measured slower, 512 KB no better). A GPU takes the batch whole.
-    """
-    if xp is not np:
-        return [slice(None)]
-    step = max(1, _BLOCK_BYTES // max(1, rows[0].nbytes))
-    return [slice(first, first + step) for first in range(0, rows.shape[0], step)]
 
 
 def _spread(xp, per_channel, x):

@@ -15,6 +15,7 @@ import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import index_add, masked, xp_of
+from ember.ops._blocks import sample_blocks
 from ember.ops._windows import output_size, padded, pair, tap
 from ember.ops._workspace import workspace
 from ember.ops.op import op, primitive
@@ -131,18 +132,19 @@ class MaxPool2d(Function):
         best = _empty_like_layout(xp, x, (), out_hw)
         taps = _empty_like_layout(xp, x, (), out_hw, np.int8 if count <= 127 else np.int64)
         reads = _tap_view(xp, source, kernel, stride, dilation, out_hw)
-        block, chunks = _sample_chunks(xp, source)
+        blocks = sample_blocks(xp, source, _BLOCK_BYTES)
         # every tap's window copied out once (one copy a block): the reductions below then read
         # contiguous memory
-        scratch = _empty_like_layout(xp, x, kernel, out_hw, samples=block,
+        scratch = _empty_like_layout(xp, x, kernel, out_hw, samples=blocks[0].stop,
                                      scratch="max_pool2d.windows")
         by_tap = scratch.reshape((count,) + scratch.shape[2:])
-        for first, end in chunks:
-            scratch[:, :, :end - first] = reads[:, :, first:end]
-            windows = by_tap[:, :end - first]
+        for block in blocks:
+            samples = block.stop - block.start
+            scratch[:, :, :samples] = reads[:, :, block]
+            windows = by_tap[:, :samples]
             # propagates NaN, as PyTorch's max pooling does
-            chunk_best = windows.max(axis=0, out=best[first:end])
-            _first_match(xp, windows, chunk_best, out=taps[first:end])
+            block_best = windows.max(axis=0, out=best[block])
+            _first_match(xp, windows, block_best, out=taps[block])
         if best.dtype.kind == "f" and xp.isnan(best).any():
             # a NaN is its window's maximum too: the taps counted again, NaN matching NaN (rare:
             # the windows are copied out whole)
@@ -195,19 +197,11 @@ def _empty_like_layout(xp, x, lead: tuple, hw: tuple, dtype=None, samples=None,
     return out
 
 
-# Pooling goes a block of samples at a time, so that the input block that every tap reads again
-# and the windows copied from it stay in the core's cache (LeNet-5's two 2x2 pools inside its
-# training step, forward and backward: 2.3-2.4 -> 2.0 ms with the one-call copies of a block;
-# blocks of 256 KB and 1 MB measured slower).
-_CHUNK_BYTES = 1 << 19
-
-
-def _sample_chunks(xp, array):
-    """The block size and the (first, end) sample ranges of ``array`` (N, ...): blocks of about
-    ``_CHUNK_BYTES`` on the CPU, one block on a GPU."""
-    n = array.shape[0]
-    per = n if xp is not np else max(1, _CHUNK_BYTES // max(1, array[:1].nbytes))
-    return min(n, per), [(first, min(n, first + per)) for first in range(0, n, per)]
+# Pooling goes a block of samples at a time (``sample_blocks``), so that the input block that
+# every tap reads again and the windows copied from it stay in the core's cache (LeNet-5's two
+# 2x2 pools inside its training step, forward and backward: 2.3-2.4 -> 2.0 ms with the one-call
+# copies of a block; blocks of 256 KB and 1 MB measured slower).
+_BLOCK_BYTES = 1 << 19
 
 
 def _tap_view(xp, array, kernel, stride, dilation, out_hw):
@@ -231,13 +225,13 @@ def _tap_scatter(xp, grad, taps, input_hw, kernel, stride, padding, dilation):
     gaps = full_hw != need or need != (out_hw[0] * kernel[0], out_hw[1] * kernel[1])
     writes = _tap_view(xp, out, kernel, stride, dilation, out_hw)
     index = xp.arange(kernel[0] * kernel[1], dtype=taps.dtype).reshape(tuple(kernel) + (1,) * 4)
-    for first, end in _sample_chunks(xp, out)[1]:
+    for block in sample_blocks(xp, out, _BLOCK_BYTES):
         if gaps:
-            out[first:end] = 0  # some positions are in no window
+            out[block] = 0  # some positions are in no window
         # straight into every tap's strided slots, one call a block: a third faster than
         # copying masked temporaries after a zero fill (LeNet-5's 2x2 pools, 128x6x14x14:
         # 1.39 -> 0.91 ms)
-        masked(taps[first:end] == index, grad[first:end], out=writes[:, :, first:end])
+        masked(taps[block] == index, grad[block], out=writes[:, :, block])
     return out[:, :, ph:ph + h, pw:pw + w]
 
 
