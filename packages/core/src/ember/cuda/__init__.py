@@ -14,6 +14,7 @@ from ember.backend import (
     cupy_module,
     default_generator,
     require_cupy,
+    settle,
 )
 from ember.cuda._device import device_index
 from ember.cuda.memory import (
@@ -78,11 +79,13 @@ class device:  # noqa: N801  (PyTorch's name)
 
 def synchronize(device=None) -> None:
     """Waits for all queued GPU work on ``device`` (the current one by default); a no-op
-    without a GPU."""
+    without a GPU. Raises what the value checks of ops that have run found (an index out of
+    range ...: GPU checks report late, as PyTorch's device-side asserts)."""
     cupy = cupy_module()
     if cupy is not None:
         with cupy.cuda.Device(device_index(device, "ember.cuda.synchronize")):
             cupy.cuda.Device().synchronize()
+        settle()
 
 
 class DeviceProperties:
