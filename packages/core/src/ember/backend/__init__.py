@@ -8,6 +8,7 @@ from ember.backend.arrays import (
     masked,
     pin_memory,
 )
+from ember.backend.deferred import check_extremes, settle
 from ember.backend.device import (
     CPU,
     Device,
@@ -23,7 +24,6 @@ from ember.backend.device import (
     to_device,
     xp_of,
 )
-from ember.backend.deferred import check_extremes, settle
 from ember.backend.float_warnings import ensure_float_warnings_hidden, hide_float_warnings
 from ember.backend.random import Generator, default_generator, manual_seed_all
 

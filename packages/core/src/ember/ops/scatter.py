@@ -11,8 +11,8 @@ import functools
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import index_add as backend_index_add
 from ember.backend import check_extremes, xp_of
+from ember.backend import index_add as backend_index_add
 from ember.ops._dims import normalize_dim
 from ember.ops._promotion import cast
 from ember.ops.indexing import IndexEmbed, check_bounds
