@@ -54,21 +54,6 @@ def test_non_blocking_is_accepted_and_a_host_copy_is_complete(device):
     np.testing.assert_array_equal(back.numpy(), x.numpy())
 
 
-def test_a_checked_value_on_the_cpu_raises_at_once():
-    from ember.backend import check_extremes
-
-    seen = []
-
-    def failure(low, high):
-        seen.append((low, high))
-        return ValueError(f"{low}..{high}") if high > 2 else None
-
-    check_extremes(np.array([2, 0, 1]), failure)
-    with pytest.raises(ValueError, match="-1..5"):
-        check_extremes(np.array([3, -1, 5]), failure)
-    assert seen == [(0, 2), (-1, 5)] and all(type(v) is int for pair in seen for v in pair)
-
-
 def test_pin_batch_walks_nested_batches_as_pytorch():
     import collections
 

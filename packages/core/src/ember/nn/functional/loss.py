@@ -334,7 +334,8 @@ def _cross_entropy_probabilities(log_probs, target, weight, reduction, label_smo
 
 
 def _probability_error(low: float, high: float):
-    if low < 0 or high > 1:
+    # a NaN makes both extremes NaN and fails too, as PyTorch's elementwise check does
+    if not (low >= 0 and high <= 1):
         return RuntimeError("all elements of input should be between 0 and 1")
     return None
 
