@@ -235,6 +235,24 @@ def test_max_pool_with_nan_on_cuda_matches_the_cpu():
 # ---- pinned memory and non-blocking copies ------------------------------------------------------
 
 
+def _busy_gpu():
+    """Queues about a tenth of a second of GPU work and returns an event recorded after it."""
+    a = ember.randn(4096, 4096, device=CUDA) * 4096**-0.5
+    for _ in range(40):
+        a = a @ a
+    queued = ember.cuda.Event()
+    queued.record()
+    return queued
+
+
+def test_a_non_blocking_copy_returns_before_the_queued_work_is_done():
+    host = ember.arange(1 << 16, dtype=ember.float32).pin_memory()
+    queued = _busy_gpu()
+    on_gpu = host.to(CUDA, non_blocking=True)
+    assert not queued.query(), "the non-blocking copy waited for the GPU"
+    np.testing.assert_array_equal(on_gpu.cpu().numpy(), np.arange(1 << 16))
+
+
 def test_non_blocking_copy_from_pinned_memory_is_asynchronous_and_correct():
     import cupyx
 
@@ -266,5 +284,7 @@ def test_dataloader_pins_nested_batches_for_non_blocking_copies():
                                                                      for i in range(3)]
         tensors = [batch["pair"].image, batch["pair"].label, batch["extra"][0]]
         assert all(t.is_pinned() for t in tensors)
+        queued = _busy_gpu()
         image = batch["pair"].image.to(CUDA, non_blocking=True)
+        assert not queued.query(), "the non-blocking copy of a pinned batch waited for the GPU"
         np.testing.assert_array_equal(image.cpu().numpy()[:, 0], np.arange(3) + 3 * number)
