@@ -164,12 +164,13 @@ def test_memory_pool_stops_growing_over_a_long_run():
     """30 steps of a small conv net: after a few steps the pool holds all it needs and reuses
     it (no growth from fragmentation), and the peak stays within the pool."""
     ember.manual_seed(0)
+    ember.cuda.reset_peak_memory_stats()
+    before = ember.cuda.memory_allocated()  # what earlier tests left
     model = _conv_net()
     optimizer = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     inputs = ember.randn(32, 1, 16, 16, device=CUDA)
     targets = ember.randint(0, 10, (32,), device=CUDA)
     step = _train_step(model, optimizer, inputs, targets)
-    ember.cuda.reset_peak_memory_stats()
     reserved = []
     for _ in range(30):
         step()
@@ -179,7 +180,8 @@ def test_memory_pool_stops_growing_over_a_long_run():
     parameter_bytes = sum(p.nbytes for p in model.parameters())
     peak = ember.cuda.max_memory_allocated()
     assert ember.cuda.memory_allocated() <= peak <= ember.cuda.memory_reserved()
-    assert 3 * parameter_bytes < peak < 64 * 2**20  # weights, grads, momenta, activations
+    # weights, gradients, momenta and activations: more than the first three, far from 64 MiB
+    assert 3 * parameter_bytes < peak - before < 64 * 2**20
     _finite_and_falling(step.losses)
 
 
