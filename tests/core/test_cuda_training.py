@@ -66,6 +66,12 @@ def _train_step(model, optimizer, inputs, targets, loss_fn=F.cross_entropy, clip
     return step
 
 
+def _trains_without_sync(model, optimizer, inputs, targets, clip=None) -> None:
+    step = _train_step(model, optimizer, inputs, targets, clip=clip)
+    run_without_sync(step)
+    _finite_and_falling(step.losses)
+
+
 def _finite_and_falling(losses) -> None:
     values = [loss.item() for loss in losses]
     assert np.isfinite(values).all(), values
@@ -84,22 +90,16 @@ def test_mlp_with_adam_and_dropout_does_not_synchronise():
     model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 64),
                           nn.Tanh(), nn.Linear(64, 5)).to(CUDA)
     optimizer = ember.optim.Adam(model.parameters(), lr=1e-2)
-    inputs = ember.randn(32, 20, device=CUDA)
-    targets = ember.randint(0, 5, (32,), device=CUDA)
-    step = _train_step(model, optimizer, inputs, targets)
-    run_without_sync(step)
-    _finite_and_falling(step.losses)
+    _trains_without_sync(model, optimizer, ember.randn(32, 20, device=CUDA),
+                         ember.randint(0, 5, (32,), device=CUDA))
 
 
 def test_conv_net_with_batch_norm_max_pool_and_sgd_momentum_does_not_synchronise():
     ember.manual_seed(0)
     model = _conv_net()
     optimizer = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    inputs = ember.randn(16, 1, 16, 16, device=CUDA)
-    targets = ember.randint(0, 10, (16,), device=CUDA)
-    step = _train_step(model, optimizer, inputs, targets)
-    run_without_sync(step)
-    _finite_and_falling(step.losses)
+    _trains_without_sync(model, optimizer, ember.randn(16, 1, 16, 16, device=CUDA),
+                         ember.randint(0, 10, (16,), device=CUDA))
 
 
 def test_lstm_language_model_with_gradient_clipping_does_not_synchronise():
@@ -120,9 +120,7 @@ def test_lstm_language_model_with_gradient_clipping_does_not_synchronise():
     model = LanguageModel().to(CUDA)
     optimizer = ember.optim.SGD(model.parameters(), lr=1.0)
     tokens = ember.randint(0, vocab, (steps + 1, batch), device=CUDA)
-    step = _train_step(model, optimizer, tokens[:-1], tokens[1:].reshape(-1), clip=0.25)
-    run_without_sync(step)
-    _finite_and_falling(step.losses)
+    _trains_without_sync(model, optimizer, tokens[:-1], tokens[1:].reshape(-1), clip=0.25)
 
 
 def test_ppo_update_does_not_synchronise():
