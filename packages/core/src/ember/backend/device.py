@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.deferred import keep_until_done
+
 _cupy = None  # the cupy module once imported, False when it cannot be
 _devices: dict = {}
 
@@ -177,8 +179,6 @@ def to_device(array, device: Device, non_blocking: bool = False):
 
 
 def _copy_pinned(cupy, array):
-    from ember.backend.deferred import keep_until_done
-
     out = cupy.empty(array.shape, dtype=array.dtype)
     out.set(np.ascontiguousarray(array))  # asynchronous on the current stream when pinned
     keep_until_done(array)
