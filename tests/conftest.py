@@ -34,6 +34,15 @@ def device(request):
 
 
 @pytest.fixture(autouse=True)
+def _late_gpu_errors():
+    """What a GPU's value checks find after their op returned (an index out of range ...) fails
+    the test that queued it, not a later one."""
+    yield
+    if DEVICES[-1] == "cuda":
+        ember.cuda.synchronize()
+
+
+@pytest.fixture(autouse=True)
 def _seed():
     ember.manual_seed(0) if hasattr(ember, "manual_seed") else None
     np.random.seed(0)

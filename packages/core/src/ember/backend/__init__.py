@@ -8,6 +8,7 @@ from ember.backend.arrays import (
     masked,
     pin_memory,
 )
+from ember.backend.deferred import check_extremes, settle
 from ember.backend.device import (
     CPU,
     Device,
@@ -17,6 +18,8 @@ from ember.backend.device import (
     cupy_module,
     device_context,
     device_of,
+    is_pinned,
+    reading_waits,
     require_cupy,
     to_device,
     xp_of,
@@ -32,6 +35,7 @@ __all__ = [
     "Device",
     "Generator",
     "array_module",
+    "check_extremes",
     "cuda_available",
     "cuda_device_count",
     "cupy_module",
@@ -43,10 +47,13 @@ __all__ = [
     "hide_float_warnings",
     "index_add",
     "index_reduce",
+    "is_pinned",
     "manual_seed_all",
     "masked",
     "pin_memory",
+    "reading_waits",
     "require_cupy",
+    "settle",
     "to_device",
     "xp_of",
 ]

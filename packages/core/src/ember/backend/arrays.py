@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.device import require_cupy
+
 
 def index_add(target, index, values) -> None:
     """``target[index] += values`` with repeated indices accumulated (in place)."""
@@ -83,7 +85,9 @@ def masked(condition, values, out=None):
 
 
 def pin_memory(array):
-    """A copy of a host array in page-locked memory (faster, asynchronous copies to the GPU)."""
+    """A copy of a host array in page-locked memory (faster, asynchronous copies to the GPU);
+    a RuntimeError without a GPU."""
+    require_cupy("pin_memory")
     import cupyx
 
     pinned = cupyx.empty_pinned(array.shape, dtype=array.dtype)

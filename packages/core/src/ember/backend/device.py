@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.deferred import keep_until_done
+
 _cupy = None  # the cupy module once imported, False when it cannot be
 _devices: dict = {}
 
@@ -148,8 +150,21 @@ def xp_of(array):
     return _cupy
 
 
-def to_device(array, device: Device):
-    """A copy of ``array`` on ``device``, or ``array`` itself when it is already there."""
+def reading_waits(array) -> bool:
+    """True when reading ``array``'s values on the host would wait for the GPU (a cupy array):
+    the host synchronisation that code on a training step's path must avoid."""
+    return type(array) is not np.ndarray
+
+
+def to_device(array, device: Device, non_blocking: bool = False):
+    """A copy of ``array`` on ``device``, or ``array`` itself when it is already there.
+
+    With ``non_blocking``, a copy from page-locked host memory to a GPU is queued on the
+    current stream and returns at once, as PyTorch's: the host array is held until the copy has
+    read it, but writing into it before then changes what arrives. Every other copy returns
+    when its values are in place (a copy to the host included: the values it returns are
+    complete, where PyTorch's non-blocking copy to the host may not be yet).
+    """
     if device.type == "cpu":
         if type(array) is np.ndarray:
             return array
@@ -158,7 +173,25 @@ def to_device(array, device: Device):
     if isinstance(array, cupy.ndarray) and array.device.id == device.index:
         return array
     with cupy.cuda.Device(device.index):
+        if non_blocking and type(array) is np.ndarray and is_pinned(array):
+            return _copy_pinned(cupy, array)
         return cupy.asarray(array)
+
+
+def _copy_pinned(cupy, array):
+    out = cupy.empty(array.shape, dtype=array.dtype)
+    out.set(np.ascontiguousarray(array))  # asynchronous on the current stream when pinned
+    keep_until_done(array)
+    return out
+
+
+def is_pinned(array) -> bool:
+    """True for a host array in page-locked memory (False without a GPU, as PyTorch's)."""
+    if type(array) is not np.ndarray or cupy_module() is None or array.size == 0:
+        return False
+    from cupy.cuda import pinned_memory
+
+    return pinned_memory.is_memory_pinned(array.ctypes.data)
 
 
 def device_context(device: Device):

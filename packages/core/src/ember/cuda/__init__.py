@@ -14,24 +14,28 @@ from ember.backend import (
     cupy_module,
     default_generator,
     require_cupy,
+    settle,
 )
 from ember.cuda._device import device_index
 from ember.cuda.memory import (
     empty_cache,
     max_memory_allocated,
+    max_memory_reserved,
+    mem_get_info,
     memory_allocated,
     memory_reserved,
     reset_peak_memory_stats,
 )
-from ember.cuda.streams import Event, Stream, current_stream, default_stream, stream
+from ember.cuda.streams import Event, Stream, current_stream, default_stream, set_stream, stream
 from ember.tensor.legacy import CUDA_TYPES
 
 __all__ = [
     "Event", "Stream", "current_device", "current_stream", "default_stream", "device",
     "device_count", "empty_cache", "get_device_capability", "get_device_name",
     "get_device_properties", "get_rng_state", "is_available", "manual_seed", "manual_seed_all",
-    "max_memory_allocated", "memory_allocated", "memory_reserved", "reset_peak_memory_stats",
-    "set_device", "set_rng_state", "stream", "synchronize",
+    "max_memory_allocated", "max_memory_reserved", "mem_get_info", "memory_allocated",
+    "memory_reserved", "reset_peak_memory_stats", "set_device", "set_rng_state", "set_stream",
+    "stream", "synchronize",
 ]
 
 
@@ -46,9 +50,8 @@ def device_count() -> int:
 
 
 def current_device() -> int:
-    """The index of the current GPU (0 without cupy)."""
-    cupy = cupy_module()
-    return cupy.cuda.runtime.getDevice() if cupy is not None else 0
+    """The index of the current GPU; a RuntimeError without one, as PyTorch's."""
+    return require_cupy("ember.cuda.current_device").cuda.runtime.getDevice()
 
 
 def set_device(device) -> None:
@@ -78,11 +81,13 @@ class device:  # noqa: N801  (PyTorch's name)
 
 def synchronize(device=None) -> None:
     """Waits for all queued GPU work on ``device`` (the current one by default); a no-op
-    without a GPU."""
+    without a GPU. Raises what the value checks of ops that have run found (an index out of
+    range ...: GPU checks report late, as PyTorch's device-side asserts)."""
     cupy = cupy_module()
     if cupy is not None:
         with cupy.cuda.Device(device_index(device, "ember.cuda.synchronize")):
             cupy.cuda.Device().synchronize()
+        settle()
 
 
 class DeviceProperties:
@@ -121,11 +126,14 @@ def get_device_capability(device=None) -> tuple[int, int]:
 
 
 def manual_seed(seed: int) -> None:
-    """Seeds the default generator of the current GPU."""
-    default_generator(Device("cuda", current_device())).manual_seed(seed)
+    """Seeds the default generator of the current GPU; without a GPU it does nothing, as
+    PyTorch's."""
+    if is_available():
+        default_generator(Device("cuda", current_device())).manual_seed(seed)
 
 
 def manual_seed_all(seed: int) -> None:
+    """Seeds the default generators of all GPUs (none without a GPU)."""
     for index in range(device_count()):
         default_generator(Device("cuda", index)).manual_seed(seed)
 

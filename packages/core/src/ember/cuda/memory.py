@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import threading
 
-from ember.backend import cupy_module
+from ember.backend import cupy_module, require_cupy
 from ember.cuda._device import device_index
 
-_peaks: dict[int, int] = {}  # device index -> the most bytes allocated since the last reset
+# device index -> the most bytes allocated (reserved) since the last reset
+_peaks: dict[int, int] = {}
+_reserved_peaks: dict[int, int] = {}
 _watched = threading.local()
 
 
@@ -40,9 +42,12 @@ def _peak_hook_class(cupy):
         name = "EmberPeakMemory"
 
         def malloc_postprocess(self, device_id, **_):
-            used = cupy.get_default_memory_pool().used_bytes()
+            pool = cupy.get_default_memory_pool()
+            used, held = pool.used_bytes(), pool.total_bytes()
             if used > _peaks.get(device_id, 0):
                 _peaks[device_id] = used
+            if held > _reserved_peaks.get(device_id, 0):
+                _reserved_peaks[device_id] = held
 
     return PeakHook
 
@@ -66,10 +71,29 @@ def max_memory_allocated(device=None) -> int:
     return max(memory_allocated(device), peak)
 
 
+def max_memory_reserved(device=None) -> int:
+    """The most bytes the pool held on ``device`` since ``reset_peak_memory_stats`` (or since
+    the watch started); at least ``memory_reserved()``."""
+    if cupy_module() is None:
+        return 0
+    peak = _reserved_peaks.get(device_index(device, "max_memory_reserved"), 0)
+    return max(memory_reserved(device), peak)
+
+
 def reset_peak_memory_stats(device=None) -> None:
-    """Starts the peak of ``device`` again from what is allocated now."""
+    """Starts the peaks of ``device`` again from what is allocated and reserved now."""
     if cupy_module() is not None:
-        _peaks[device_index(device, "reset_peak_memory_stats")] = memory_allocated(device)
+        index = device_index(device, "reset_peak_memory_stats")
+        _peaks[index] = memory_allocated(device)
+        _reserved_peaks[index] = memory_reserved(device)
+
+
+def mem_get_info(device=None) -> tuple[int, int]:
+    """(free, total) bytes of ``device``'s memory as the driver reports them (memory this
+    process's pool holds counts as used); a RuntimeError without a GPU, as PyTorch's."""
+    cupy = require_cupy("ember.cuda.mem_get_info")
+    with cupy.cuda.Device(device_index(device, "ember.cuda.mem_get_info")):
+        return cupy.cuda.runtime.memGetInfo()
 
 
 def empty_cache() -> None:

@@ -112,6 +112,13 @@ def default_stream(device=None) -> Stream:
                   _cupy_stream=cupy.cuda.Stream.null)
 
 
+def set_stream(stream: Stream) -> None:
+    """Makes ``stream`` the current one: later ops go to it (PyTorch advises the ``stream``
+    context manager instead)."""
+    if stream is not None:
+        stream.cupy_stream.use()
+
+
 class stream:  # noqa: N801  (PyTorch's name)
     """Within the block, ops go to ``stream``; None changes nothing."""
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ember.autograd.function import Function
-from ember.backend import Device, device_of, to_device
+from ember.backend import Device, device_of, is_pinned, to_device
+from ember.backend import pin_memory as pin_backend_memory
 from ember.ops.op import op, primitive
 from ember.tensor import dtypes, legacy
 from ember.tensor.tensor import Tensor
@@ -27,16 +28,31 @@ class ToDtype(Function):
 
 @primitive("to_device")
 class ToDevice(Function):
-    """Copies to ``device``; the gradient is copied back."""
+    """Copies to ``device`` (``non_blocking``: see ``Tensor.to``); the gradient is copied
+    back."""
 
     @staticmethod
-    def forward(ctx, a, device):
+    def forward(ctx, a, device, non_blocking=False):
         ctx.source = device_of(a)
-        return to_device(a, device)
+        return to_device(a, device, non_blocking)
 
     @staticmethod
     def backward(ctx, grad):
         return ToDevice.apply(grad, device=ctx.source)
+
+
+@primitive("pin_memory")
+class PinMemory(Function):
+    """A copy in page-locked host memory (``Tensor.pin_memory``); the gradient passes
+    through."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return pin_backend_memory(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
 
 
 @op("clone", method=True)
@@ -84,7 +100,7 @@ def _parse_to(args, kwargs):
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
-    kwargs.pop("non_blocking", None)
+    non_blocking = kwargs.pop("non_blocking", False)
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
@@ -96,10 +112,10 @@ def _parse_to(args, kwargs):
         ):
             device = arg
         elif isinstance(arg, bool):
-            continue  # PyTorch's positional non_blocking
+            non_blocking = arg  # PyTorch's positional non_blocking
         elif arg is not None:
             dtype = arg
-    return device, dtype, copy
+    return device, dtype, copy, non_blocking
 
 
 _DTYPE_NAMES = {d.name for d in dtypes.ALL} | {"float", "double", "half", "long", "int", "short"}
@@ -109,14 +125,19 @@ def to(self, *args, **kwargs):
     """Returns this tensor with another dtype and/or device (itself when nothing changes).
 
     Accepts ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)`` and the
-    keywords ``dtype``, ``device``, ``copy``, ``non_blocking`` (ignored: copies are synchronous).
+    keywords ``dtype``, ``device``, ``copy``, ``non_blocking``. ``non_blocking=True`` from
+    pinned memory (``pin_memory()``) to a GPU queues the copy on the current stream and
+    returns at once, as PyTorch's; every other copy, to the host included, returns complete.
     """
-    device, dtype, copy = _parse_to(args, kwargs)
+    device, dtype, copy, non_blocking = _parse_to(args, kwargs)
     result = self
     if device is not None:
         device = Device(device)
         if device_of(self._array) != device:
-            result = ToDevice.apply(result, device=device)
+            if non_blocking:
+                result = ToDevice.apply(result, device=device, non_blocking=True)
+            else:
+                result = ToDevice.apply(result, device=device)
     if dtype is not None:
         target = dtypes.to_dtype(dtype).numpy
         if result._array.dtype != target:
@@ -145,7 +166,29 @@ def cuda(self, device=None, non_blocking=False, memory_format=None):
         device = "cuda"
     elif isinstance(device, int):
         device = f"cuda:{device}"
-    return to(self, device)
+    return to(self, device, non_blocking=non_blocking)
+
+
+def pin_memory(self, device=None):
+    """A copy in page-locked host memory (itself when pinned already), from which
+    ``to("cuda", non_blocking=True)`` is an asynchronous copy; a RuntimeError without a GPU,
+    as PyTorch's.
+
+    Example:
+        >>> ember.ones(2, 3).is_pinned()  # ordinary host memory until pinned
+        False
+    """
+    if self.is_cuda:
+        raise RuntimeError(f"cannot pin '{self.device}' memory: only dense CPU tensors can be "
+                           "pinned")
+    if is_pinned(self._array):
+        return self
+    return PinMemory.apply(self)
+
+
+def is_pinned_method(self, device=None) -> bool:
+    """True when the tensor lives in page-locked host memory (False without a GPU)."""
+    return is_pinned(self._array)
 
 
 def type_as(self, other):
@@ -171,5 +214,7 @@ for _name, _dtype in [
 op("to", method=True, function=False)(to)
 op("cpu", method=True, function=False)(cpu)
 op("cuda", method=True, function=False)(cuda)
+op("pin_memory", method=True, function=False)(pin_memory)
+op("is_pinned", method=True, function=False)(is_pinned_method)
 op("type_as", method=True, function=False)(type_as)
 op("type", method=True, function=False)(_type)

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import index_add, to_device, xp_of
+from ember.backend import check_extremes, index_add, to_device, xp_of
 from ember.ops._promotion import cast
 from ember.ops._views import as_view
 from ember.ops.conversion import Clone
@@ -232,13 +232,19 @@ def _on_device(array, xp, device):
 
 
 def check_bounds(array, size: int, dim: int, error=IndexError, prefix: str = "") -> None:
-    """Raises ``error`` for an index outside ``[-size, size)`` (cupy would wrap it around)."""
+    """Raises ``error`` for an index outside ``[-size, size)`` (cupy would wrap it around); on
+    a GPU once the extremes have reached the host, without waiting for them
+    (``backend.check_extremes``)."""
     if array.size:
-        low, high = int(array.min()), int(array.max())
-        if high >= size or low < -size:
-            bad = high if high >= size else low
-            raise error(f"{prefix}index {bad} is out of bounds for dimension {dim} with size "
-                        f"{size}")
+        check_extremes(array, lambda low, high: _out_of_bounds(low, high, size, dim, error,
+                                                               prefix))
+
+
+def _out_of_bounds(low: int, high: int, size: int, dim: int, error, prefix: str):
+    if high >= size or low < -size:
+        bad = high if high >= size else low
+        return error(f"{prefix}index {bad} is out of bounds for dimension {dim} with size {size}")
+    return None
 
 
 def _sequence_as_tuple(key) -> bool:

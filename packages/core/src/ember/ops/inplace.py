@@ -378,11 +378,12 @@ def zero_(self):
 @op("copy_", method=True, function=False)
 def copy_(self, src, non_blocking: bool = False):
     """Copies ``src`` into ``self`` (broadcast to ``self``'s shape, converted to its dtype and
-    device); gradients flow to ``src``."""
+    device); gradients flow to ``src``. ``non_blocking`` as ``Tensor.to``'s: from pinned host
+    memory to a GPU, the copy is queued on the current stream and returns at once."""
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     if src.device != self.device:
-        src = src.to(self.device)
+        src = src.to(self.device, non_blocking=non_blocking)
     try:
         shape = np.broadcast_shapes(src._array.shape, self._array.shape)
     except ValueError:

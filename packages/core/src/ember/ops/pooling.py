@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import index_add, masked, xp_of
+from ember.backend import index_add, masked, reading_waits, xp_of
 from ember.ops._blocks import sample_blocks
 from ember.ops._windows import output_size, padded, pair, tap
 from ember.ops._workspace import workspace
@@ -138,14 +138,17 @@ class MaxPool2d(Function):
         scratch = _empty_like_layout(xp, x, kernel, out_hw, samples=blocks[0].stop,
                                      scratch="max_pool2d.windows")
         by_tap = scratch.reshape((count,) + scratch.shape[2:])
+        # Whether a maximum is NaN is not read on a GPU (a host synchronisation): there the
+        # taps are matched NaN-aware at once.
+        nan_aware = best.dtype.kind == "f" and reading_waits(best)
         for block in blocks:
             samples = block.stop - block.start
             scratch[:, :, :samples] = reads[:, :, block]
             windows = by_tap[:, :samples]
             # propagates NaN, as PyTorch's max pooling does
             block_best = windows.max(axis=0, out=best[block])
-            _first_match(xp, windows, block_best, out=taps[block])
-        if best.dtype.kind == "f" and xp.isnan(best).any():
+            _first_match(xp, windows, block_best, out=taps[block], nan=nan_aware)
+        if best.dtype.kind == "f" and not nan_aware and xp.isnan(best).any():
             # a NaN is its window's maximum too: the taps counted again, NaN matching NaN (rare:
             # the windows are copied out whole)
             _first_match(xp, reads.reshape((count,) + reads.shape[2:]), best, out=taps,

@@ -11,8 +11,8 @@ import functools
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.backend import check_extremes, xp_of
 from ember.backend import index_add as backend_index_add
-from ember.backend import xp_of
 from ember.ops._dims import normalize_dim
 from ember.ops._promotion import cast
 from ember.ops.indexing import IndexEmbed, check_bounds
@@ -37,12 +37,14 @@ def _check_bounds(index, size: int, dim: int, name: str, error=RuntimeError,
                   hint: str = "") -> None:
     """Indices must lie in ``[0, size)``: unlike tensor indexing, these ops do not wrap negative
     indices around (PyTorch raises, and so do we)."""
-    array = index._array
-    if array.size:
-        low, high = int(array.min()), int(array.max())
+    def failure(low, high):
         if low < 0 or high >= size:
-            raise error(f"{name}(): {hint}index {low if low < 0 else high} is out of bounds for "
-                        f"dimension {dim} with size {size}")
+            return error(f"{name}(): {hint}index {low if low < 0 else high} is out of bounds "
+                         f"for dimension {dim} with size {size}")
+        return None
+
+    if index._array.size:  # on a GPU, checked once the extremes reach the host, unwaited
+        check_extremes(index._array, failure)
 
 
 def _check_along(input, dim, index, src, name: str) -> None:

@@ -11,7 +11,15 @@ import numbers
 
 import numpy as np
 
-from ember.backend import CPU, Device, Generator, device_context, manual_seed_all, xp_of
+from ember.backend import (
+    CPU,
+    Device,
+    Generator,
+    check_extremes,
+    device_context,
+    manual_seed_all,
+    xp_of,
+)
 from ember.backend import default_generator as _default_generator_of
 from ember.tensor import dtypes
 from ember.tensor.creation import (
@@ -280,8 +288,14 @@ def _check_probability(p, op_name: str) -> None:
     if isinstance(p, numbers.Number):
         if not 0 <= p <= 1:
             raise RuntimeError(f"{op_name}: expects p to be in [0, 1], but got p={p}")
-    elif p.size and not bool(((p >= 0) & (p <= 1)).all()):
-        raise RuntimeError(f"{op_name}: expects all probabilities to be in [0, 1]")
+    elif p.size:  # on a GPU checked once the extremes reach the host, without waiting
+        check_extremes(p, lambda low, high: _probability_error(low, high, op_name))
+
+
+def _probability_error(low: float, high: float, op_name: str):
+    if not (low >= 0 and high <= 1):  # a NaN makes both extremes NaN: refused too
+        return RuntimeError(f"{op_name}: expects all probabilities to be in [0, 1]")
+    return None
 
 
 def _bernoulli(source, shape, dtype, p):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from ember.backend import xp_of
+from ember.backend import check_extremes, reading_waits, xp_of
 from ember.tensor.registry import OPS, PRIMITIVES
 from ember.tensor.tensor import Tensor
 
@@ -151,11 +151,12 @@ def _target_weights(target: Tensor, weight: Tensor | None, ignore_index: int, cl
     xp = xp_of(target._array)
     indices = target._array
     valid = xp.asarray(indices != ignore_index)  # 0-d targets: an array, not a numpy bool
-    any_ignored = not bool(valid.all())
+    # On a GPU, whether any target is ignored is not read (a host synchronisation): the mask
+    # is applied as if some were.
+    any_ignored = reading_waits(valid) or not bool(valid.all())
     safe = xp.where(valid, indices, 0) if any_ignored else indices
-    out_of_range = (safe < 0) | (safe >= classes)
-    if bool(out_of_range.any()):
-        raise IndexError(f"Target {int(safe[out_of_range][0])} is out of bounds.")
+    if safe.size:
+        check_extremes(safe, lambda low, high: _target_error(low, high, classes))
     if weight is None:
         sample_weight = valid.astype(dtype) if any_ignored else None
     else:
@@ -163,6 +164,12 @@ def _target_weights(target: Tensor, weight: Tensor | None, ignore_index: int, cl
         if any_ignored:
             sample_weight = xp.asarray(sample_weight * valid)  # 0-d stays an array
     return safe, sample_weight
+
+
+def _target_error(low: int, high: int, classes: int):
+    if high >= classes or low < 0:
+        return IndexError(f"Target {high if high >= classes else low} is out of bounds.")
+    return None
 
 
 def _check_weight(name: str, weight: Tensor | None, classes: int) -> None:
@@ -179,7 +186,9 @@ def _weighted_mean(total: Tensor, sample_weight, count: int, scale: float = 1.0)
     if sample_weight is None:
         return total * (scale / count) if count else total * float("nan")
     denominator = sample_weight.sum() / scale
-    if not denominator:  # every target ignored or weighted 0: nan, as 0 / 0, without a warning
+    # Every target ignored or weighted 0: nan, as 0 / 0, without a warning (a GPU divides
+    # without one, and its sum is not read: a host synchronisation)
+    if not reading_waits(sample_weight) and not denominator:
         return total * float("nan")
     xp = xp_of(sample_weight)
     return total / Tensor(xp.asarray(denominator, dtype=sample_weight.dtype))
@@ -324,6 +333,13 @@ def _cross_entropy_probabilities(log_probs, target, weight, reduction, label_smo
 # ---- binary classification -------------------------------------------------------------------
 
 
+def _probability_error(low: float, high: float):
+    # a NaN makes both extremes NaN and fails too, as PyTorch's elementwise check does
+    if not (low >= 0 and high <= 1):
+        return RuntimeError("all elements of input should be between 0 and 1")
+    return None
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """``-(t log x + (1 - t) log(1 - x))`` for probabilities ``input``; logs clamped at -100."""
@@ -333,9 +349,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
             f"Using a target size ({tuple(target.shape)}) that is different to the input size "
             f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size."
         )
-    values = input._array
-    if values.size and bool(((values < 0) | (values > 1)).any()):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    if input._array.size:
+        check_extremes(input._array, _probability_error)
     loss = PRIMITIVES["binary_cross_entropy"].apply(input, target.to(input.dtype))
     if weight is not None:
         loss = loss * weight

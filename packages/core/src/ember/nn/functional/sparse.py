@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ember.autograd.function import Function
-from ember.backend import index_add, xp_of
+from ember.backend import check_extremes, index_add, xp_of
 from ember.ops.op import primitive
 from ember.tensor.tensor import Tensor
 
@@ -90,6 +90,15 @@ def _renorm_rows(weight: Tensor, indices, max_norm: float, norm_type: float) -> 
     weight._bump_version()
 
 
+def _range_error(low: int, high: int, num_weights: int):
+    if low < 0 or high >= num_weights:
+        return IndexError(
+            f"embedding: index out of range in self (indices must be in [0, {num_weights}), got "
+            f"values in [{low}, {high}])"
+        )
+    return None
+
+
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
@@ -116,11 +125,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         if not -num_weights <= padding_idx < num_weights:
             raise ValueError("Padding_idx must be within num_embeddings")
         padding_idx %= num_weights
-    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= num_weights):
-        raise IndexError(
-            f"embedding: index out of range in self (indices must be in [0, {num_weights}), got "
-            f"values in [{int(indices.min())}, {int(indices.max())}])"
-        )
+    if indices.size:  # on a GPU, checked once the extremes reach the host, unwaited
+        check_extremes(indices, lambda low, high: _range_error(low, high, num_weights))
     if max_norm is not None:
         _renorm_rows(weight, indices, max_norm, norm_type)
     return Embedding.apply(weight, input, padding_idx=padding_idx,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import collections.abc
+import copy
 import itertools
 import multiprocessing
 import queue
 import time
 import warnings
 
-from ember.backend import cuda_available, pin_memory
+from ember.backend import cuda_available
 from ember.tensor import Tensor
 from ember.utils.data import _worker
 from ember.utils.data._fetch import IterableFetcher, MapFetcher
@@ -142,16 +144,36 @@ class DataLoader:
         return len(self.batch_sampler if self._auto_collation else self.sampler)
 
 
-def _pin(data):
-    """Copies every tensor in a (nested) batch into page-locked host memory."""
+def pin_batch(data):
+    """A (nested) batch with every tensor copied into page-locked host memory, as PyTorch's
+    ``pin_memory`` walks it: tensors (``Tensor.pin_memory``) and objects with a
+    ``pin_memory()`` method of their own, inside mappings (their type kept where it can be
+    rebuilt, else a dict), namedtuples, tuples and other sequences (their type kept where it
+    can be rebuilt, else a list); strings, bytes and anything else as they are."""
     if isinstance(data, Tensor):
-        return Tensor(pin_memory(data._array)) if not data.is_cuda else data
-    if isinstance(data, dict):
-        return {k: _pin(v) for k, v in data.items()}
-    if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return type(data)(*(_pin(v) for v in data))
-    if isinstance(data, (list, tuple)):
-        return type(data)(_pin(v) for v in data)
+        return data if data.is_cuda else data.pin_memory()
+    if isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, collections.abc.Mapping):
+        pinned = {key: pin_batch(value) for key, value in data.items()}
+        if isinstance(data, collections.abc.MutableMapping):
+            clone = copy.copy(data)  # keeps a defaultdict's factory, an OrderedDict's order
+            clone.update(pinned)
+            return clone
+        try:
+            return type(data)(pinned)
+        except TypeError:
+            return pinned
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # a namedtuple
+        return type(data)(*(pin_batch(value) for value in data))
+    if isinstance(data, collections.abc.Sequence):
+        pinned = [pin_batch(value) for value in data]
+        try:
+            return pinned if type(data) is list else type(data)(pinned)
+        except TypeError:
+            return pinned
+    if hasattr(data, "pin_memory"):
+        return data.pin_memory()
     return data
 
 
@@ -175,7 +197,7 @@ class _SingleProcessIterator:
     def __next__(self):
         indices = next(self.indices)
         data = self.fetch(indices)
-        return _pin(data) if self.loader.pin_memory else data
+        return pin_batch(data) if self.loader.pin_memory else data
 
 
 class _MultiProcessIterator:
@@ -264,7 +286,7 @@ class _MultiProcessIterator:
                 self._send()
                 if isinstance(data, _worker.ExceptionWrapper):
                     data.reraise()  # the workers keep going: so can the caller, as in PyTorch
-                return _pin(data) if self.loader.pin_memory else data
+                return pin_batch(data) if self.loader.pin_memory else data
             task_id, data = self._receive()
             self.results[task_id] = data
 
