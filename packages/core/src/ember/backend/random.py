@@ -2,7 +2,8 @@
 
 The CPU generator wraps numpy's PCG64. The CUDA generator derives a fresh cupy ``RandomState``
 from ``(seed, offset)`` for every draw, so its whole state is two integers and a run can be
-resumed exactly.
+resumed exactly. It is cuRAND's Philox (counter-based, as PyTorch's CUDA generator), whose state is
+cheap to set up; cupy's default, XORWOW, has a costly state set-up after every seed.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class Generator:
         self._offset += 1
         cupy = array_module(self.device)
         with cupy.cuda.Device(self.device.index):
-            rng = cupy.random.RandomState(_mix(self._seed, self._offset))
+            rng = cupy.random.RandomState(_mix(self._seed, self._offset),
+                                          method=cupy.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
         return _CupySource(rng, cupy, self.device.index)
 
     def __repr__(self) -> str:
