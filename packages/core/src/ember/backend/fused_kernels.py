@@ -102,7 +102,7 @@ KERNELS = {
     "log_softmax_backward": (
         "T grad, T out, T total", "T grad_x",
         "grad_x = T(A(grad) - T(exp(A(out)) * A(total)));"),
-    "softmax_minus_target": (
+    "scaled_softmax": (
         # cross entropy's gradient before the targets: exp(logits - peak - log_sum) * grad
         "T logits, T peak, T log_sums, T scale", "T grad_x",
         "grad_x = T(exp(A(T(A(logits) - A(peak))) - A(log_sums)) * A(scale));"),

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.backend import fused
 from ember.ops._dims import normalize_dim
 from ember.ops._promotion import cast
 from ember.ops.op import op, primitive
@@ -97,7 +98,8 @@ class Softmax(Function):
     def backward_arrays(ctx, grad):
         (y,) = ctx.saved_arrays
         weighted = grad * y
-        return weighted - y * weighted.sum(axis=ctx.attrs["dim"], keepdims=True)
+        total = weighted.sum(axis=ctx.attrs["dim"], keepdims=True)
+        return fused("softmax_backward", (weighted, y, total), _minus_product, weighted, y, total)
 
 
 @primitive("log_softmax")
@@ -121,10 +123,9 @@ class LogSoftmax(Function):
     @staticmethod
     def backward_arrays(ctx, grad):
         (out,) = ctx.saved_arrays
-        xp = ctx.xp
-        scaled = xp.exp(out, out=xp.empty_like(out))  # out= keeps 0-d results arrays
-        scaled *= grad.sum(axis=ctx.attrs["dim"], keepdims=True)
-        return xp.subtract(grad, scaled, out=scaled)
+        total = grad.sum(axis=ctx.attrs["dim"], keepdims=True)
+        return fused("log_softmax_backward", (grad, out, total), _minus_exp_product, ctx.xp,
+                     grad, out, total)
 
 
 @primitive("cross_entropy")
@@ -163,13 +164,33 @@ class CrossEntropy(Function):
         scale = grad.reshape(-1, 1)
         step = _block_rows(xp, logits.shape)
         for first in range(0, rows, step):
-            end = min(rows, first + step)
-            block = xp.subtract(logits[first:end], peak[first:end], out=out[first:end])
-            block -= log_sums[first:end]
-            xp.exp(block, out=block)
-            block *= scale[first:end]
+            block = slice(first, min(rows, first + step))
+            parts = (logits[block], peak[block], log_sums[block], scale[block], out[block])
+            fused("scaled_softmax", parts, _scaled_softmax, xp, *parts)
         out[xp.arange(rows), target] -= grad
         return out, None
+
+
+# ---- backward array code: the CPU path of the fused kernels (ember.backend.fused) ------------
+
+
+def _minus_product(a, b, c):
+    return a - b * c
+
+
+def _minus_exp_product(xp, grad, out, total):
+    """``grad - exp(out) * total``."""
+    scaled = xp.exp(out, out=xp.empty_like(out))  # out= keeps 0-d results arrays
+    scaled *= total
+    return xp.subtract(grad, scaled, out=scaled)
+
+
+def _scaled_softmax(xp, logits, peak, log_sums, scale, out):
+    """``exp(logits - peak - log_sums) * scale`` into ``out``."""
+    block = xp.subtract(logits, peak, out=out)
+    block -= log_sums
+    xp.exp(block, out=block)
+    block *= scale
 
 
 def _softmax_input(name, input, dim, dtype):
