@@ -1,0 +1,238 @@
+"""The fused cupy kernels of ``ember.backend.fused_kernels`` against the CPU path.
+
+On the CPU every op runs its own array code (``fused`` hands numpy arrays to the fallback); the
+CPU tests check that, and that every call site passes its kernel the arguments the kernel
+declares, in one float dtype (else cupy would silently take the slower fallback). The cuda tests
+run each fused op forward and backward on the GPU and compare with the CPU result, over ordinary
+and edge values (NaN, infinities, signed zeros, large magnitudes), and gradcheck in float64.
+"""
+
+from importlib import import_module
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember.backend import fused_kernels
+
+# the modules (ember.ops.softmax and nn.functional.dropout are also names of functions)
+OP_MODULES = [import_module(f"ember.ops.{name}") for name in
+              ("activation", "normalization", "recurrent", "softmax")]
+dropout_module = import_module("ember.nn.functional.dropout")
+
+cuda = pytest.mark.cuda
+
+EDGES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30, 1e-6, -1e-6, 0.5, -0.5, 3.0, -3.0,
+         6.0, -6.0, 15.0, -15.0, 40.0, -40.0, 100.0, -100.0, 1e30, -1e30]
+
+
+def _activation_input(rng, dtype):
+    values = np.concatenate([EDGES, rng.standard_normal(41) * 4])
+    return [values.astype(dtype)]
+
+
+def _normal(*shapes):
+    def make(rng, dtype):
+        return [(rng.standard_normal(shape) * 2).astype(dtype) for shape in shapes]
+    return make
+
+
+def _batch_norm(x, w, b):
+    running_mean, running_var = ember.zeros(x.shape[1], dtype=x.dtype, device=x.device), \
+        ember.ones(x.shape[1], dtype=x.dtype, device=x.device)
+    out = F.batch_norm(x, running_mean, running_var, w, b, training=True)
+    return out, running_mean, running_var
+
+
+def _cross_entropy(logits):
+    target = ember.tensor(np.arange(logits.shape[0]) % logits.shape[1], device=logits.device)
+    return F.cross_entropy(logits, target, reduction="none")
+
+
+# (name, the computation over tensors, its inputs, whether the inputs hold edge values)
+CASES = [
+    ("relu", F.relu, _activation_input),
+    ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), _activation_input),
+    ("elu", lambda x: F.elu(x, 1.3), _activation_input),
+    ("selu", F.selu, _activation_input),
+    ("celu", lambda x: F.celu(x, 0.5), _activation_input),
+    ("gelu", F.gelu, _activation_input),
+    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), _activation_input),
+    ("silu", F.silu, _activation_input),
+    ("softplus", F.softplus, _activation_input),
+    ("softplus_beta", lambda x: F.softplus(x, beta=2.0, threshold=5.0), _activation_input),
+    ("hardtanh", lambda x: F.hardtanh(x, -0.5, 1.5), _activation_input),
+    ("relu6", F.relu6, _activation_input),
+    ("batch_norm", _batch_norm, _normal((6, 3, 4, 5), (3,), (3,))),
+    ("softmax", lambda x: F.softmax(x, dim=1), _normal((5, 7))),
+    ("log_softmax", lambda x: F.log_softmax(x, dim=1), _normal((5, 7))),
+    ("cross_entropy", _cross_entropy, _normal((6, 7))),
+    ("lstm_cell_step", ember.lstm_cell_step, _normal((4, 12), (4, 3))),
+    ("gru_cell_step", ember.gru_cell_step, _normal((4, 9), (4, 9), (4, 3))),
+    ("lstm_layer", ember.lstm_layer, _normal((5, 4, 12), (4, 3), (4, 3), (12, 3))),
+    ("lstm_layer_reverse", lambda *a: ember.lstm_layer(*a, reverse=True),
+     _normal((5, 4, 12), (4, 3), (4, 3), (12, 3))),
+]
+IDS = [case[0] for case in CASES]
+
+
+def _run(fn, arrays, device, dtype, upstream_seed=7):
+    """The outputs and the inputs' gradients of ``sum(fn(inputs) * upstream)`` as numpy (edge
+    values overflow on purpose: numpy's warnings are silenced)."""
+    inputs = [ember.tensor(a, device=device, requires_grad=True) for a in arrays]
+    with np.errstate(all="ignore"):
+        return _outputs_and_gradients(fn, inputs, device, dtype, upstream_seed)
+
+
+def _outputs_and_gradients(fn, inputs, device, dtype, upstream_seed):
+    outputs = fn(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    differentiable = [out for out in outputs if out.requires_grad]
+    rng = np.random.default_rng(upstream_seed)
+    upstream = [ember.tensor(rng.standard_normal(tuple(out.shape)).astype(dtype), device=device)
+                for out in differentiable]
+    terms = [(out * up).sum() for out, up in zip(differentiable, upstream)]
+    loss = terms[0]
+    for term in terms[1:]:
+        loss = loss + term
+    loss.backward()
+    return ([out.detach().cpu().numpy() for out in outputs]
+            + [t.grad.cpu().numpy() for t in inputs])
+
+
+# ---- CPU: the array code runs, the call sites fit their kernels ---------------------------
+
+
+def test_numpy_arrays_take_the_array_code_and_compile_nothing(monkeypatch):
+    monkeypatch.setattr(fused_kernels, "_compile", lambda name: pytest.fail("compiled " + name))
+    x = np.array([-1.0, 2.0])
+    calls = []
+
+    def fallback(*args):
+        calls.append(args)
+        return "array code"
+
+    assert fused_kernels.fused("elu", (x, 1.0), fallback, "a", x) == "array code"
+    assert fused_kernels.fused("elu", (np.float64(2.0), 1.0), fallback) == "array code"
+    assert calls == [("a", x), ()]
+
+
+def _parameters(spec):
+    return [part.split()[-1] for part in spec.split(",") if part.strip()]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_call_sites_pass_their_kernel_its_parameters_in_one_dtype(case, dtype, monkeypatch):
+    """Every kernel call made by the op, forward and backward, names a kernel of KERNELS with
+    the number of arguments it declares (its inputs, plus all its outputs or none), all arrays
+    of the inputs' dtype; and the CPU result is the array code's, whatever ``fused`` did."""
+    name, fn, make = case
+    calls = []
+
+    def spy(kernel, args, fallback, *fallback_args):
+        calls.append((kernel, args))
+        return fallback(*fallback_args)
+
+    for module in OP_MODULES:
+        monkeypatch.setattr(module, "fused", spy)
+    _run(fn, make(np.random.default_rng(0), dtype), "cpu", dtype)
+    if name == "relu":  # its fused backward is the in-place one, taken when the grad is free
+        return
+    assert calls, f"{name} made no fused call"
+    for kernel, args in calls:
+        ins, outs, _ = fused_kernels.KERNELS[kernel]
+        count_in, count_out = len(_parameters(ins)), len(_parameters(outs))
+        allocates = kernel in fused_kernels._OUTPUT_SHAPES
+        expected = (count_in,) if allocates else (count_in, count_in + count_out)
+        assert len(args) in expected, (kernel, len(args), expected)
+        assert fused_kernels._one_float_dtype(args, np.dtype(dtype)), (
+            kernel, [getattr(a, "dtype", type(a)) for a in args])
+        if allocates:
+            shapes = fused_kernels._OUTPUT_SHAPES[kernel](*args)
+            assert len(shapes) == count_out
+
+
+def test_dropout_mask_calls_its_kernel_with_its_parameters(monkeypatch):
+    calls = []
+
+    def spy(kernel, args, fallback, *fallback_args):
+        calls.append((kernel, args))
+        return fallback(*fallback_args)
+
+    monkeypatch.setattr(dropout_module, "fused", spy)
+    out = F.dropout(ember.ones(1000, dtype=ember.float32), p=0.25)
+    assert set(np.unique(out.numpy())) <= {0.0, np.float32(1 / 0.75)}
+    ((kernel, args),) = calls
+    assert kernel == "dropout_mask" and len(args) == 3
+    assert fused_kernels._one_float_dtype(args, np.dtype(np.float32))
+
+
+# ---- cuda: the kernels against the CPU path -----------------------------------------------
+
+
+TOLERANCES = {np.float32: dict(rtol=2e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14),
+              np.float16: dict(rtol=4e-3, atol=2e-3)}
+
+
+def _compare(got, want, dtype, what):
+    for index, (a, b) in enumerate(zip(got, want)):
+        assert a.dtype == b.dtype and a.shape == b.shape, (what, index)
+        np.testing.assert_allclose(a, b, equal_nan=True, err_msg=f"{what} [{index}]",
+                                   **TOLERANCES[dtype])
+
+
+@cuda
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_kernels_match_the_cpu_path(case, dtype):
+    name, fn, make = case
+    arrays = make(np.random.default_rng(0), dtype)
+    fused_kernels._compiled.clear()
+    got = _run(fn, arrays, "cuda", dtype)
+    if name != "relu":  # relu's fused backward is the in-place one, taken when the engine can
+        assert fused_kernels._compiled, f"{name} ran no fused kernel on cuda"
+    _compare(got, _run(fn, arrays, "cpu", dtype), dtype, name)
+
+
+@cuda
+@pytest.mark.parametrize("case", CASES[:12], ids=IDS[:12])
+def test_cuda_activation_kernels_in_float16(case):
+    name, fn, _ = case
+    x = (np.random.default_rng(0).standard_normal(64) * 3).astype(np.float16)
+    want = _run(fn, [x.astype(np.float32)], "cpu", np.float32)
+    _compare(_run(fn, [x], "cuda", np.float16), [a.astype(np.float16) for a in want],
+             np.float16, name)
+
+
+@cuda
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_cuda_kernels_gradcheck_in_float64(case):
+    name, fn, make = case
+    if name.startswith("relu"):
+        pytest.skip("kinks at 0 and 6: checked above against the CPU path")
+    arrays = make(np.random.default_rng(3), np.float64)
+    if len(arrays) == 1 and arrays[0].ndim == 1:  # activations: smooth points only
+        arrays = [np.random.default_rng(3).uniform(-4, 4, 9) + 0.01]
+    inputs = [ember.tensor(a, device="cuda", requires_grad=True) for a in arrays]
+    ember.autograd.gradcheck(lambda *t: fn(*t)[0] if name == "batch_norm" else fn(*t), inputs)
+
+
+@cuda
+def test_cuda_dropout_mask_matches_the_array_code():
+    draws = ember.rand(10_000, device="cuda", dtype=ember.float32)._array
+    scale = np.float32(1 / 0.7)
+    got = fused_kernels.fused("dropout_mask", (draws, 0.3, scale), pytest.fail)
+    want = dropout_module._keep_mask(draws.get(), 0.3, scale)
+    np.testing.assert_array_equal(got.get(), want)
+    assert got.dtype == want.dtype
+
+
+@cuda
+def test_cuda_batch_norm_blocks_and_running_statistics():
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal((32, 8, 6, 6)).astype(np.float32) * 3 + 1,
+              rng.standard_normal(8).astype(np.float32), rng.standard_normal(8).astype(np.float32)]
+    _compare(_run(_batch_norm, arrays, "cuda", np.float32),
+             _run(_batch_norm, arrays, "cpu", np.float32), np.float32, "batch_norm")
