@@ -50,29 +50,50 @@ def _cross_entropy(logits):
     return F.cross_entropy(logits, target, reduction="none")
 
 
-# (name, the computation over tensors, its inputs, whether the inputs hold edge values)
+def _layer_norm(x, w, b):
+    return F.layer_norm(x, (x.shape[-1],), w, b)
+
+
+def _group_norm(x):
+    return F.group_norm(x, 2)
+
+
+ACTIVATION = _activation_input
+GATES = _normal((5, 4, 12), (4, 3), (4, 3), (12, 3))
+
+# (name, the computation over tensors, its inputs, the kernels its forward and backward run)
 CASES = [
-    ("relu", F.relu, _activation_input),
-    ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), _activation_input),
-    ("elu", lambda x: F.elu(x, 1.3), _activation_input),
-    ("selu", F.selu, _activation_input),
-    ("celu", lambda x: F.celu(x, 0.5), _activation_input),
-    ("gelu", F.gelu, _activation_input),
-    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), _activation_input),
-    ("silu", F.silu, _activation_input),
-    ("softplus", F.softplus, _activation_input),
-    ("softplus_beta", lambda x: F.softplus(x, beta=2.0, threshold=5.0), _activation_input),
-    ("hardtanh", lambda x: F.hardtanh(x, -0.5, 1.5), _activation_input),
-    ("relu6", F.relu6, _activation_input),
-    ("batch_norm", _batch_norm, _normal((6, 3, 4, 5), (3,), (3,))),
-    ("softmax", lambda x: F.softmax(x, dim=1), _normal((5, 7))),
-    ("log_softmax", lambda x: F.log_softmax(x, dim=1), _normal((5, 7))),
-    ("cross_entropy", _cross_entropy, _normal((6, 7))),
-    ("lstm_cell_step", ember.lstm_cell_step, _normal((4, 12), (4, 3))),
-    ("gru_cell_step", ember.gru_cell_step, _normal((4, 9), (4, 9), (4, 3))),
-    ("lstm_layer", ember.lstm_layer, _normal((5, 4, 12), (4, 3), (4, 3), (12, 3))),
-    ("lstm_layer_reverse", lambda *a: ember.lstm_layer(*a, reverse=True),
-     _normal((5, 4, 12), (4, 3), (4, 3), (12, 3))),
+    ("relu", F.relu, ACTIVATION, {"relu_backward_"}),
+    ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), ACTIVATION,
+     {"leaky_relu", "leaky_relu_backward"}),
+    ("elu", lambda x: F.elu(x, 1.3), ACTIVATION, {"elu", "elu_backward"}),
+    ("selu", F.selu, ACTIVATION, {"elu", "elu_backward"}),
+    ("celu", lambda x: F.celu(x, 0.5), ACTIVATION, {"elu", "elu_backward"}),
+    ("gelu", F.gelu, ACTIVATION, {"gelu", "gelu_backward"}),
+    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), ACTIVATION,
+     {"gelu_tanh", "gelu_tanh_backward"}),
+    ("silu", F.silu, ACTIVATION, {"silu", "silu_backward"}),
+    ("softplus", F.softplus, ACTIVATION, {"softplus", "softplus_backward"}),
+    ("softplus_beta", lambda x: F.softplus(x, beta=2.0, threshold=5.0), ACTIVATION,
+     {"softplus", "softplus_backward"}),
+    ("hardtanh", lambda x: F.hardtanh(x, -0.5, 1.5), ACTIVATION, {"hardtanh_backward"}),
+    ("relu6", F.relu6, ACTIVATION, {"hardtanh_backward"}),
+    ("batch_norm", _batch_norm, _normal((6, 3, 4, 5), (3,), (3,)),
+     {"scale_shift_", "batch_norm_input_grad_"}),
+    ("layer_norm", _layer_norm, _normal((4, 3, 6), (6,), (6,)), {"standardize_backward"}),
+    ("group_norm", _group_norm, _normal((3, 4, 5)), {"standardize_backward"}),
+    ("softmax", lambda x: F.softmax(x, dim=1), _normal((5, 7)),
+     {"exp_difference", "softmax_backward"}),
+    ("log_softmax", lambda x: F.log_softmax(x, dim=1), _normal((5, 7)),
+     {"log_softmax_backward"}),
+    ("cross_entropy", _cross_entropy, _normal((6, 7)), {"exp_difference", "scaled_softmax"}),
+    ("lstm_cell_step", ember.lstm_cell_step, _normal((4, 12), (4, 3)),
+     {"lstm_cell", "lstm_cell_backward"}),
+    ("gru_cell_step", ember.gru_cell_step, _normal((4, 9), (4, 9), (4, 3)),
+     {"gru_cell", "gru_cell_backward"}),
+    ("lstm_layer", ember.lstm_layer, GATES, {"lstm_layer_step", "lstm_layer_step_backward"}),
+    ("lstm_layer_reverse", lambda *a: ember.lstm_layer(*a, reverse=True), GATES,
+     {"lstm_layer_step", "lstm_layer_step_backward"}),
 ]
 IDS = [case[0] for case in CASES]
 
@@ -122,49 +143,62 @@ def _parameters(spec):
     return [part.split()[-1] for part in spec.split(",") if part.strip()]
 
 
+class KernelCalls:
+    """Records the ``fused`` calls of the op modules (kernel name and arguments) and which of
+    them took the array code."""
+
+    def __init__(self, monkeypatch):
+        self.calls, self.fallbacks = [], []
+        for module in OP_MODULES + [dropout_module]:
+            monkeypatch.setattr(module, "fused", self.fused)
+
+    def fused(self, kernel, args, fallback, *fallback_args):
+        self.calls.append((kernel, args))
+
+        def array_code(*arguments):
+            self.fallbacks.append(kernel)
+            return fallback(*arguments)
+
+        return fused_kernels.fused(kernel, args, array_code, *fallback_args)
+
+    @property
+    def kernels(self) -> set:
+        return {kernel for kernel, _ in self.calls}
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_call_sites_pass_their_kernel_its_parameters_in_one_dtype(case, dtype, monkeypatch):
-    """Every kernel call made by the op, forward and backward, names a kernel of KERNELS with
-    the number of arguments it declares (its inputs, plus all its outputs or none), all arrays
-    of the inputs' dtype; and the CPU result is the array code's, whatever ``fused`` did."""
-    name, fn, make = case
-    calls = []
-
-    def spy(kernel, args, fallback, *fallback_args):
-        calls.append((kernel, args))
-        return fallback(*fallback_args)
-
-    for module in OP_MODULES:
-        monkeypatch.setattr(module, "fused", spy)
+    """Forward and backward call the expected kernels of KERNELS, each with the number of
+    arguments it declares (its inputs, plus all its outputs or none) and every array of the
+    inputs' dtype (else cupy would take the array code); on the CPU the array code runs."""
+    name, fn, make, expected = case
+    spy = KernelCalls(monkeypatch)
     _run(fn, make(np.random.default_rng(0), dtype), "cpu", dtype)
-    if name == "relu":  # its fused backward is the in-place one, taken when the grad is free
-        return
-    assert calls, f"{name} made no fused call"
-    for kernel, args in calls:
+    assert spy.kernels == expected
+    assert spy.fallbacks == [kernel for kernel, _ in spy.calls]
+    for kernel, args in spy.calls:
         ins, outs, _ = fused_kernels.KERNELS[kernel]
         count_in, count_out = len(_parameters(ins)), len(_parameters(outs))
         allocates = kernel in fused_kernels._OUTPUT_SHAPES
-        expected = (count_in,) if allocates else (count_in, count_in + count_out)
-        assert len(args) in expected, (kernel, len(args), expected)
+        assert len(args) in ((count_in,) if allocates else (count_in, count_in + count_out)), (
+            kernel, len(args))
         assert fused_kernels._one_float_dtype(args, np.dtype(dtype)), (
             kernel, [getattr(a, "dtype", type(a)) for a in args])
         if allocates:
-            shapes = fused_kernels._OUTPUT_SHAPES[kernel](*args)
-            assert len(shapes) == count_out
+            assert len(fused_kernels._OUTPUT_SHAPES[kernel](*args)) == count_out
+
+
+def test_every_kernel_has_a_call_site():
+    covered = set().union(*(case[3] for case in CASES)) | {"dropout_mask"}
+    assert covered == set(fused_kernels.KERNELS)
 
 
 def test_dropout_mask_calls_its_kernel_with_its_parameters(monkeypatch):
-    calls = []
-
-    def spy(kernel, args, fallback, *fallback_args):
-        calls.append((kernel, args))
-        return fallback(*fallback_args)
-
-    monkeypatch.setattr(dropout_module, "fused", spy)
+    spy = KernelCalls(monkeypatch)
     out = F.dropout(ember.ones(1000, dtype=ember.float32), p=0.25)
     assert set(np.unique(out.numpy())) <= {0.0, np.float32(1 / 0.75)}
-    ((kernel, args),) = calls
+    ((kernel, args),) = spy.calls
     assert kernel == "dropout_mask" and len(args) == 3
     assert fused_kernels._one_float_dtype(args, np.dtype(np.float32))
 
@@ -186,20 +220,19 @@ def _compare(got, want, dtype, what):
 @cuda
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cuda_kernels_match_the_cpu_path(case, dtype):
-    name, fn, make = case
+def test_cuda_kernels_match_the_cpu_path(case, dtype, monkeypatch):
+    name, fn, make, expected = case
     arrays = make(np.random.default_rng(0), dtype)
-    fused_kernels._compiled.clear()
+    spy = KernelCalls(monkeypatch)
     got = _run(fn, arrays, "cuda", dtype)
-    if name != "relu":  # relu's fused backward is the in-place one, taken when the engine can
-        assert fused_kernels._compiled, f"{name} ran no fused kernel on cuda"
+    assert spy.kernels == expected and not spy.fallbacks, (spy.kernels, spy.fallbacks)
     _compare(got, _run(fn, arrays, "cpu", dtype), dtype, name)
 
 
 @cuda
 @pytest.mark.parametrize("case", CASES[:12], ids=IDS[:12])
 def test_cuda_activation_kernels_in_float16(case):
-    name, fn, _ = case
+    name, fn, _, _ = case
     x = (np.random.default_rng(0).standard_normal(64) * 3).astype(np.float16)
     want = _run(fn, [x.astype(np.float32)], "cpu", np.float32)
     _compare(_run(fn, [x], "cuda", np.float16), [a.astype(np.float16) for a in want],
@@ -209,11 +242,11 @@ def test_cuda_activation_kernels_in_float16(case):
 @cuda
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_cuda_kernels_gradcheck_in_float64(case):
-    name, fn, make = case
+    name, fn, make, _ = case
     if name.startswith("relu"):
         pytest.skip("kinks at 0 and 6: checked above against the CPU path")
     arrays = make(np.random.default_rng(3), np.float64)
-    if len(arrays) == 1 and arrays[0].ndim == 1:  # activations: smooth points only
+    if make is ACTIVATION:  # smooth points only
         arrays = [np.random.default_rng(3).uniform(-4, 4, 9) + 0.01]
     inputs = [ember.tensor(a, device="cuda", requires_grad=True) for a in arrays]
     ember.autograd.gradcheck(lambda *t: fn(*t)[0] if name == "batch_norm" else fn(*t), inputs)

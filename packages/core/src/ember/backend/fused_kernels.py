@@ -3,9 +3,10 @@
 Every numpy-style call on cupy arrays is a kernel launch and a trip through GPU memory. Ops whose
 forward or array backward is a chain of such calls go through ``fused``: on numpy arrays it runs
 the op's own code (the CPU path, unchanged), on cupy arrays one ``cupy.ElementwiseKernel`` of
-this module, compiled on first use. The kernels compute float16 in float (cupy's float16 has
-no math functions) and round where the op's array code stores a value, so they give the CPU
-path's values up to float rounding, NaN and infinities included.
+this module, compiled on first use. The kernels take float16, float32 and float64 arrays of one
+dtype and return that dtype; float16 computes in float and is rounded once per stored value
+(as PyTorch does), the others in their own precision. They give the CPU path's values up to
+float rounding, NaN and infinities included.
 """
 
 from __future__ import annotations
@@ -94,31 +95,37 @@ KERNELS = {
     "batch_norm_input_grad_": (
         # in place: centered x -> scale * (grad - (centered * slope + offset))
         "T grad, T slope, T offset, T scale", "T centered",
-        "A shifted = T(T(A(centered) * A(slope)) + A(offset));"
-        " centered = T(T(A(grad) - shifted) * A(scale));"),
+        "centered = T(A(scale) * (A(grad) - (A(centered) * A(slope) + A(offset))));"),
+    "exp_difference": (
+        "T x, T peak", "T y",
+        "y = T(exp(A(x) - A(peak)));"),
+    "standardize_backward": (
+        # inv_std * (grad - mean(grad) - x_hat * mean(grad * x_hat)), the means given
+        "T grad, T x_hat, T inv_std, T grad_mean, T projection", "T grad_x",
+        "grad_x = T(A(inv_std) * (A(grad) - A(grad_mean) - A(x_hat) * A(projection)));"),
     "softmax_backward": (
         "T weighted, T y, T total", "T grad_x",
         "grad_x = T(A(weighted) - A(y) * A(total));"),
     "log_softmax_backward": (
         "T grad, T out, T total", "T grad_x",
-        "grad_x = T(A(grad) - T(exp(A(out)) * A(total)));"),
+        "grad_x = T(A(grad) - exp(A(out)) * A(total));"),
     "scaled_softmax": (
         # cross entropy's gradient before the targets: exp(logits - peak - log_sum) * grad
         "T logits, T peak, T log_sums, T scale", "T grad_x",
-        "grad_x = T(exp(A(T(A(logits) - A(peak))) - A(log_sums)) * A(scale));"),
+        "grad_x = T(exp(A(logits) - A(peak) - A(log_sums)) * A(scale));"),
     "lstm_layer_step": (
         # gates transposed, (4H, N) blocks i, f, g, o; states (H, N); act holds W_hh h and
         # becomes the activations
         "raw T x_gates, T c", "raw T act, T c_next, T tanh_c, T h",
         "ptrdiff_t n = _ind.size();"
-        " T in_gate = T(ember_half_tanh(A(T(A(act[i]) + A(x_gates[i])))));"
-        " T forget = T(ember_half_tanh(A(T(A(act[i + n]) + A(x_gates[i + n])))));"
-        " T cell = T(tanh(A(T(A(act[i + 2 * n]) + A(x_gates[i + 2 * n])))));"
-        " T out_gate = T(ember_half_tanh(A(T(A(act[i + 3 * n]) + A(x_gates[i + 3 * n])))));"
-        " act[i] = in_gate; act[i + n] = forget; act[i + 2 * n] = cell;"
-        " act[i + 3 * n] = out_gate;"
-        " T c_new = T(A(T(A(forget) * A(c))) + A(T(A(in_gate) * A(cell))));"
-        " c_next = c_new; tanh_c = T(tanh(A(c_new))); h = T(A(out_gate) * A(tanh_c));"),
+        " A in_gate = ember_half_tanh(A(act[i]) + A(x_gates[i]));"
+        " A forget = ember_half_tanh(A(act[i + n]) + A(x_gates[i + n]));"
+        " A cell = tanh(A(act[i + 2 * n]) + A(x_gates[i + 2 * n]));"
+        " A out_gate = ember_half_tanh(A(act[i + 3 * n]) + A(x_gates[i + 3 * n]));"
+        " act[i] = T(in_gate); act[i + n] = T(forget); act[i + 2 * n] = T(cell);"
+        " act[i + 3 * n] = T(out_gate);"
+        " A c_new = forget * A(c) + in_gate * cell; A tanh_new = tanh(c_new);"
+        " c_next = T(c_new); tanh_c = T(tanh_new); h = T(out_gate * tanh_new);"),
     "lstm_layer_step_backward": (
         # one step back: d_h (the carried one) plus this step's output gradient; d_c carried
         # in place; the gate gradients into d_gates (4H, N) and the step's d_gates_x view
@@ -126,8 +133,8 @@ KERNELS = {
         "ptrdiff_t n = _ind.size();"
         " A in_gate = act[i], forget = act[i + n], cell = act[i + 2 * n],"
         " out_gate = act[i + 3 * n];"
-        " A dh = T(A(d_h) + A(grad_out)); A tc = tanh_c;"
-        " A dc = T(A(d_c) + (A(1) - tc * tc) * out_gate * dh);"
+        " A dh = A(d_h) + A(grad_out); A tc = tanh_c;"
+        " A dc = A(d_c) + (A(1) - tc * tc) * out_gate * dh;"
         " T d_in = T((A(1) - in_gate) * in_gate * cell * dc);"
         " T d_forget = T((A(1) - forget) * forget * A(c) * dc);"
         " T d_cell = T((A(1) - cell * cell) * in_gate * dc);"
@@ -141,14 +148,14 @@ KERNELS = {
         # gates (..., 4H) blocks i, f, g, o; states (..., H)
         "raw T gates, T c, int64 hidden", "raw T act, T c_next, T tanh_c, T h",
         "ptrdiff_t at = (i / hidden) * 4 * hidden + i % hidden;"
-        " T in_gate = T(ember_half_tanh(A(gates[at])));"
-        " T forget = T(ember_half_tanh(A(gates[at + hidden])));"
-        " T cell = T(tanh(A(gates[at + 2 * hidden])));"
-        " T out_gate = T(ember_half_tanh(A(gates[at + 3 * hidden])));"
-        " act[at] = in_gate; act[at + hidden] = forget; act[at + 2 * hidden] = cell;"
-        " act[at + 3 * hidden] = out_gate;"
-        " T c_new = T(A(T(A(forget) * A(c))) + A(T(A(in_gate) * A(cell))));"
-        " c_next = c_new; tanh_c = T(tanh(A(c_new))); h = T(A(out_gate) * A(tanh_c));"),
+        " A in_gate = ember_half_tanh(A(gates[at]));"
+        " A forget = ember_half_tanh(A(gates[at + hidden]));"
+        " A cell = tanh(A(gates[at + 2 * hidden]));"
+        " A out_gate = ember_half_tanh(A(gates[at + 3 * hidden]));"
+        " act[at] = T(in_gate); act[at + hidden] = T(forget); act[at + 2 * hidden] = T(cell);"
+        " act[at + 3 * hidden] = T(out_gate);"
+        " A c_new = forget * A(c) + in_gate * cell; A tanh_new = tanh(c_new);"
+        " c_next = T(c_new); tanh_c = T(tanh_new); h = T(out_gate * tanh_new);"),
     "lstm_cell_backward": (
         "T grad_h, T grad_c, T c, T tanh_c, raw T act, int64 hidden", "raw T d_gates, T d_c",
         "ptrdiff_t at = (i / hidden) * 4 * hidden + i % hidden;"
@@ -165,19 +172,18 @@ KERNELS = {
         "raw T gates_x, raw T gates_h, T h, int64 hidden", "raw T rz, T n, T h_next",
         "ptrdiff_t at = (i / hidden) * 3 * hidden + i % hidden;"
         " ptrdiff_t at_rz = (i / hidden) * 2 * hidden + i % hidden;"
-        " T reset = T(ember_half_tanh(A(T(A(gates_x[at]) + A(gates_h[at])))));"
-        " T update = T(ember_half_tanh(A(T(A(gates_x[at + hidden]) + A(gates_h[at + hidden])))));"
-        " rz[at_rz] = reset; rz[at_rz + hidden] = update;"
-        " T fresh = T(tanh(A(gates_x[at + 2 * hidden])"
-        " + A(T(A(reset) * A(gates_h[at + 2 * hidden])))));"
-        " n = fresh; h_next = T(A(fresh) + A(T(A(update) * A(T(A(h) - A(fresh))))));"),
+        " A reset = ember_half_tanh(A(gates_x[at]) + A(gates_h[at]));"
+        " A update = ember_half_tanh(A(gates_x[at + hidden]) + A(gates_h[at + hidden]));"
+        " A fresh = tanh(A(gates_x[at + 2 * hidden]) + reset * A(gates_h[at + 2 * hidden]));"
+        " rz[at_rz] = T(reset); rz[at_rz + hidden] = T(update);"
+        " n = T(fresh); h_next = T(fresh + update * (A(h) - fresh));"),
     "gru_cell_backward": (
         "T grad, T h, T n, raw T rz, raw T gates_h, int64 hidden",
         "raw T d_gates_x, raw T d_gates_h, T d_h",
         "ptrdiff_t at = (i / hidden) * 3 * hidden + i % hidden;"
         " ptrdiff_t at_rz = (i / hidden) * 2 * hidden + i % hidden;"
         " A reset = rz[at_rz], update = rz[at_rz + hidden], fresh = n, g = grad;"
-        " A d_n = T(g * (A(1) - update) * (A(1) - fresh * fresh));"
+        " A d_n = g * (A(1) - update) * (A(1) - fresh * fresh);"
         " T d_r = T(d_n * A(gates_h[at + 2 * hidden]) * reset * (A(1) - reset));"
         " T d_z = T(g * (A(h) - fresh) * update * (A(1) - update));"
         " d_gates_x[at] = d_r; d_gates_x[at + hidden] = d_z; d_gates_x[at + 2 * hidden] = T(d_n);"

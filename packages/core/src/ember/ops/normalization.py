@@ -39,8 +39,9 @@ class Standardize(Function):
     def backward_arrays(ctx, grad, _grad_mean, _grad_var):
         _, x_hat, inv_std = ctx.saved_arrays
         axes = ctx.attrs["axes"]
-        return inv_std * (grad - grad.mean(axis=axes, keepdims=True)
-                          - x_hat * (grad * x_hat).mean(axis=axes, keepdims=True))
+        parts = (grad, x_hat, inv_std, grad.mean(axis=axes, keepdims=True),
+                 (grad * x_hat).mean(axis=axes, keepdims=True))
+        return fused("standardize_backward", parts, _standardize_backward, *parts)
 
 
 def _standardize_grad(x: Tensor, grad: Tensor, axes, eps):
@@ -119,6 +120,11 @@ class BatchNormAffine(Function):
 
 
 # ---- batch norm's array code: the CPU path of its fused kernels (ember.backend.fused) --------
+
+
+def _standardize_backward(grad, x_hat, inv_std, grad_mean, projection):
+    """``inv_std * (grad - mean(grad) - x_hat * mean(grad * x_hat))`` from the two means."""
+    return inv_std * (grad - grad_mean - x_hat * projection)
 
 
 def _scale_shift_(scale, shift, out):

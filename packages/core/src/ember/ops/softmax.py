@@ -53,7 +53,8 @@ def _exp_sum(xp, x, axis, peak=None):
     more in page faults than ``exp`` itself. Each row's sum is the same either way."""
     width = x.shape[-1] if x.ndim else 1
     if xp is not np or x.size <= _BLOCK_ELEMENTS or axis != x.ndim - 1 or not x.flags.c_contiguous:
-        return xp.exp(x if peak is None else x - peak).sum(axis=axis, keepdims=True)
+        exps = xp.exp(x) if peak is None else _exp_difference(xp, x, peak)
+        return exps.sum(axis=axis, keepdims=True)
     rows = x.reshape(-1, width)
     peaks = None if peak is None else peak.reshape(-1, 1)
     step = _block_rows(xp, rows.shape)
@@ -83,7 +84,7 @@ class Softmax(Function):
         if x.size == 0:
             out = x.copy()
         else:
-            out = ctx.xp.exp(_shifted(ctx.xp, x, dim))
+            out = _exp_difference(ctx.xp, x, _peak(ctx.xp, x, dim))
             out /= out.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(out)
         return out
@@ -172,6 +173,15 @@ class CrossEntropy(Function):
 
 
 # ---- backward array code: the CPU path of the fused kernels (ember.backend.fused) ------------
+
+
+def _exp_difference(xp, x, peak):
+    """``exp(x - peak)``: one kernel on cupy."""
+    return fused("exp_difference", (x, peak), _exp_of_difference, xp, x, peak)
+
+
+def _exp_of_difference(xp, x, peak):
+    return xp.exp(x - peak)
 
 
 def _minus_product(a, b, c):
