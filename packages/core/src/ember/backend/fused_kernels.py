@@ -212,8 +212,9 @@ def fused(name: str, args: tuple, fallback, *fallback_args):
     (numpy arrays and scalars, other dtypes) ``fallback(*fallback_args)``, the op's own array
     code, which computes the same values.
 
-    Kernels listed in ``_OUTPUT_SHAPES`` allocate their outputs; the others allocate the
-    outputs not given, as ``cupy.ElementwiseKernel`` does. The outputs are returned.
+    The kernels of ``_OUTPUT_SHAPES`` take no outputs and allocate them here; the others take
+    all their outputs (then written in place) or none (then cupy allocates them). Returns the
+    kernel's outputs (a tuple when it has several), or whatever the fallback returns.
     """
     first = args[0]
     if (type(first) is np.ndarray or not hasattr(first, "__cuda_array_interface__")

@@ -200,7 +200,7 @@ class Threshold(Elementwise):
         return m.where(x > ctx.attrs["threshold"], grad, 0)
 
 
-# ---- the forwards' array code: the CPU path of the fused kernels (ember.backend.fused) -------
+# ---- array code: the CPU path of the fused kernels (ember.backend.fused) ---------------------
 
 
 def _relu_backward_arrays(y, grad):

@@ -172,7 +172,7 @@ class CrossEntropy(Function):
         return out, None
 
 
-# ---- backward array code: the CPU path of the fused kernels (ember.backend.fused) ------------
+# ---- array code: the CPU path of the fused kernels (ember.backend.fused) ---------------------
 
 
 def _exp_difference(xp, x, peak):
