@@ -74,7 +74,7 @@ class LeakyRelu(Elementwise):
     def backward_arrays(ctx, grad):
         (x,) = ctx.saved_arrays
         return fused("leaky_relu_backward", (grad, x, ctx.attrs["negative_slope"]),
-                     Elementwise.backward_arrays, ctx, grad)
+                     _formula, ctx, grad, x)
 
 
 @primitive("elu")
@@ -91,8 +91,7 @@ class Elu(Elementwise):
     @staticmethod
     def backward_arrays(ctx, grad):
         (x,) = ctx.saved_arrays
-        return fused("elu_backward", (grad, x, ctx.attrs["alpha"]), Elementwise.backward_arrays,
-                     ctx, grad)
+        return fused("elu_backward", (grad, x, ctx.attrs["alpha"]), _formula, ctx, grad, x)
 
 
 @primitive("gelu")
@@ -121,7 +120,7 @@ class Gelu(Elementwise):
     def backward_arrays(ctx, grad):
         (x,) = ctx.saved_arrays
         kernel = "gelu_tanh_backward" if ctx.attrs["approximate"] == "tanh" else "gelu_backward"
-        return fused(kernel, (grad, x), Elementwise.backward_arrays, ctx, grad)
+        return fused(kernel, (grad, x), _formula, ctx, grad, x)
 
 
 @primitive("silu")
@@ -139,7 +138,7 @@ class Silu(Elementwise):
     @staticmethod
     def backward_arrays(ctx, grad):
         (x,) = ctx.saved_arrays
-        return fused("silu_backward", (grad, x), Elementwise.backward_arrays, ctx, grad)
+        return fused("silu_backward", (grad, x), _formula, ctx, grad, x)
 
 
 @primitive("softplus")
@@ -161,7 +160,7 @@ class Softplus(Elementwise):
         (x,) = ctx.saved_arrays
         attrs = ctx.attrs
         return fused("softplus_backward", (grad, x, attrs["beta"], attrs["threshold"]),
-                     Elementwise.backward_arrays, ctx, grad)
+                     _formula, ctx, grad, x)
 
 
 @primitive("hardtanh")
@@ -183,7 +182,7 @@ class Hardtanh(Elementwise):
         (x,) = ctx.saved_arrays
         attrs = ctx.attrs
         return fused("hardtanh_backward", (grad, x, attrs["min_val"], attrs["max_val"]),
-                     Elementwise.backward_arrays, ctx, grad)
+                     _formula, ctx, grad, x)
 
 
 @primitive("threshold")
@@ -201,6 +200,11 @@ class Threshold(Elementwise):
 
 
 # ---- array code: the CPU path of the fused kernels (ember.backend.fused) ---------------------
+
+
+def _formula(ctx, grad, x):
+    """The op's gradient formula over arrays (``Elementwise.backward_arrays`` for a saved x)."""
+    return ctx.gradient(array_math(ctx.xp), ctx, grad, x)
 
 
 def _relu_backward_arrays(y, grad):
