@@ -206,7 +206,9 @@ def test_dropout_mask_calls_its_kernel_with_its_parameters(monkeypatch):
 # ---- cuda: the kernels against the CPU path -----------------------------------------------
 
 
-TOLERANCES = {np.float32: dict(rtol=2e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14),
+# GPU and CPU math libraries differ by an ulp or two, the GPU contracts a * b + c into one
+# rounding, and sums run in another order: loose enough for that, far below any formula error.
+TOLERANCES = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12),
               np.float16: dict(rtol=4e-3, atol=2e-3)}
 
 
