@@ -63,7 +63,7 @@ GATES = _normal((5, 4, 12), (4, 3), (4, 3), (12, 3))
 
 # (name, the computation over tensors, its inputs, the kernels its forward and backward run)
 CASES = [
-    ("relu", F.relu, ACTIVATION, {"relu_backward_"}),
+    ("relu", F.relu, ACTIVATION, {"relu_backward"}),
     ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), ACTIVATION,
      {"leaky_relu", "leaky_relu_backward"}),
     ("elu", lambda x: F.elu(x, 1.3), ACTIVATION, {"elu", "elu_backward"}),
@@ -175,6 +175,8 @@ def test_call_sites_pass_their_kernel_its_parameters_in_one_dtype(case, dtype, m
     name, fn, make, expected = case
     spy = KernelCalls(monkeypatch)
     _run(fn, make(np.random.default_rng(0), dtype), "cpu", dtype)
+    if name == "relu":  # numpy only: the engine lets it overwrite its gradient in place instead
+        expected = set()
     assert spy.kernels == expected
     assert spy.fallbacks == [kernel for kernel, _ in spy.calls]
     for kernel, args in spy.calls:
@@ -187,6 +189,15 @@ def test_call_sites_pass_their_kernel_its_parameters_in_one_dtype(case, dtype, m
             kernel, [getattr(a, "dtype", type(a)) for a in args])
         if allocates:
             assert len(fused_kernels._OUTPUT_SHAPES[kernel](*args)) == count_out
+
+
+def test_relu_array_backward_calls_its_kernel(monkeypatch):
+    spy = KernelCalls(monkeypatch)
+    x = ember.tensor([-1.0, 0.0, 2.0, np.nan], requires_grad=True)
+    node = F.relu(x).grad_fn
+    grad = np.array([5.0, 6.0, 7.0, 8.0])
+    np.testing.assert_array_equal(node.backward_arrays(node, grad), [0.0, 0.0, 7.0, 8.0])
+    assert spy.kernels == {"relu_backward"} and len(spy.calls[0][1]) == 2
 
 
 def test_every_kernel_has_a_call_site():

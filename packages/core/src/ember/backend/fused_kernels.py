@@ -81,10 +81,10 @@ KERNELS = {
     "hardtanh_backward": (
         "T grad, T x, T min_val, T max_val", "T grad_x",
         "A v = x; grad_x = (v > A(min_val) && v < A(max_val)) ? grad : T(0);"),
-    "relu_backward_": (
-        # in place: grad keeps its value where the output is not 0 (NaN included)
-        "T y", "T grad",
-        "if (A(y) == A(0)) grad = T(0);"),
+    "relu_backward": (
+        # the gradient passes where the output is not 0 (NaN included)
+        "T grad, T y", "T grad_x",
+        "grad_x = A(y) == A(0) ? T(0) : grad;"),
     "dropout_mask": (
         "T draws, T p, T scale", "T mask",
         "mask = A(draws) >= A(p) ? scale : T(0);"),
