@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from ember.backend import masked
+from ember.backend import fused, masked
 from ember.ops._promotion import to_floating
 from ember.ops.comparison import where
 from ember.ops.elementwise import Elementwise, _sigmoid, array_math, normal_cdf
@@ -49,9 +49,15 @@ class Relu(Elementwise):
         return m.where(y != 0, grad, 0)
 
     @staticmethod
+    def backward_arrays(ctx, grad):
+        (y,) = ctx.saved_arrays
+        return fused("relu_backward", (grad, y), _formula, ctx, grad, y)
+
+    @staticmethod
     def backward_arrays_in_place(ctx, grad):
         # the same mask in the gradient's own memory, when the engine hands over an unshared
-        # gradient: a fresh result costs LeNet-5's step 0.3-0.8 ms (its (128, 6, 28, 28) ReLU)
+        # gradient (numpy only): a fresh result costs LeNet-5's step 0.3-0.8 ms (its
+        # (128, 6, 28, 28) ReLU)
         (y,) = ctx.saved_arrays
         if grad.dtype.kind != "f":
             return Relu.gradient(array_math(ctx.xp), ctx, grad, y)
@@ -63,11 +69,18 @@ class LeakyRelu(Elementwise):
     @staticmethod
     def forward(ctx, x, negative_slope):
         ctx.save_for_backward(x)
-        return ctx.xp.where(x > 0, x, x * negative_slope)
+        return fused("leaky_relu", (x, negative_slope), _leaky_relu_arrays, ctx.xp, x,
+                     negative_slope)
 
     @staticmethod
     def gradient(m, ctx, grad, x):
         return m.where(x > 0, grad, grad * ctx.attrs["negative_slope"])
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return fused("leaky_relu_backward", (grad, x, ctx.attrs["negative_slope"]),
+                     _formula, ctx, grad, x)
 
 
 @primitive("elu")
@@ -75,13 +88,16 @@ class Elu(Elementwise):
     @staticmethod
     def forward(ctx, x, alpha):
         ctx.save_for_backward(x)
-        xp = ctx.xp
-        # expm1 only of the non-positive part: large positive x would overflow where() discards
-        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        return fused("elu", (x, alpha), _elu_arrays, ctx.xp, x, alpha)
 
     @staticmethod
     def gradient(m, ctx, grad, x):
         return m.where(x > 0, grad, grad * (m.exp(m.clamp_max(x, 0)) * ctx.attrs["alpha"]))
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return fused("elu_backward", (grad, x, ctx.attrs["alpha"]), _formula, ctx, grad, x)
 
 
 @primitive("gelu")
@@ -91,13 +107,9 @@ class Gelu(Elementwise):
     @staticmethod
     def forward(ctx, x, approximate):
         ctx.save_for_backward(x)
-        xp = ctx.xp
         if approximate == "tanh":
-            inner = _GELU_TANH_SCALE * (x + _GELU_TANH_CUBIC * x * x * x)
-            return 0.5 * x * (1 + xp.tanh(inner))
-        result = normal_cdf(xp, x)
-        result *= x
-        return result
+            return fused("gelu_tanh", (x,), _gelu_tanh_arrays, ctx.xp, x)
+        return fused("gelu", (x,), _gelu_arrays, ctx.xp, x)
 
     @staticmethod
     def gradient(m, ctx, grad, x):
@@ -110,18 +122,29 @@ class Gelu(Elementwise):
         pdf = m.exp(x2 * -0.5) * _INV_SQRT_2PI
         return grad * (cdf + x * pdf)
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (x,) = ctx.saved_arrays
+        kernel = "gelu_tanh_backward" if ctx.attrs["approximate"] == "tanh" else "gelu_backward"
+        return fused(kernel, (grad, x), _formula, ctx, grad, x)
+
 
 @primitive("silu")
 class Silu(Elementwise):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return x * _sigmoid(ctx.xp, x)
+        return fused("silu", (x,), _silu_arrays, ctx.xp, x)
 
     @staticmethod
     def gradient(m, ctx, grad, x):
         s = m.sigmoid(x)
         return grad * (s * (1 + x * (1 - s)))
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return fused("silu_backward", (grad, x), _formula, ctx, grad, x)
 
 
 @primitive("softplus")
@@ -131,16 +154,19 @@ class Softplus(Elementwise):
     @staticmethod
     def forward(ctx, x, beta, threshold):
         ctx.save_for_backward(x)
-        xp = ctx.xp
-        z = x * beta
-        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for any z
-        smooth = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
-        return xp.where(z > threshold, x, smooth)
+        return fused("softplus", (x, beta, threshold), _softplus_arrays, ctx.xp, x, beta, threshold)
 
     @staticmethod
     def gradient(m, ctx, grad, x):
         z = x * ctx.attrs["beta"]
         return m.where(z > ctx.attrs["threshold"], grad, grad * m.sigmoid(z))
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (x,) = ctx.saved_arrays
+        attrs = ctx.attrs
+        return fused("softplus_backward", (grad, x, attrs["beta"], attrs["threshold"]),
+                     _formula, ctx, grad, x)
 
 
 @primitive("hardtanh")
@@ -157,6 +183,13 @@ class Hardtanh(Elementwise):
         attrs = ctx.attrs
         return m.where((x > attrs["min_val"]) & (x < attrs["max_val"]), grad, 0)
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (x,) = ctx.saved_arrays
+        attrs = ctx.attrs
+        return fused("hardtanh_backward", (grad, x, attrs["min_val"], attrs["max_val"]),
+                     _formula, ctx, grad, x)
+
 
 @primitive("threshold")
 class Threshold(Elementwise):
@@ -170,6 +203,45 @@ class Threshold(Elementwise):
     @staticmethod
     def gradient(m, ctx, grad, x):
         return m.where(x > ctx.attrs["threshold"], grad, 0)
+
+
+# ---- array code: the CPU path of the fused kernels (ember.backend.fused) ---------------------
+
+
+def _formula(ctx, grad, x):
+    """The op's gradient formula over arrays (``Elementwise.backward_arrays`` for a saved x)."""
+    return ctx.gradient(array_math(ctx.xp), ctx, grad, x)
+
+
+def _leaky_relu_arrays(xp, x, negative_slope):
+    return xp.where(x > 0, x, x * negative_slope)
+
+
+def _elu_arrays(xp, x, alpha):
+    # expm1 only of the non-positive part: large positive x would overflow where() discards
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+
+def _gelu_arrays(xp, x):
+    result = normal_cdf(xp, x)
+    result *= x
+    return result
+
+
+def _gelu_tanh_arrays(xp, x):
+    inner = _GELU_TANH_SCALE * (x + _GELU_TANH_CUBIC * x * x * x)
+    return 0.5 * x * (1 + xp.tanh(inner))
+
+
+def _silu_arrays(xp, x):
+    return x * _sigmoid(xp, x)
+
+
+def _softplus_arrays(xp, x, beta, threshold):
+    z = x * beta
+    # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for any z
+    smooth = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+    return xp.where(z > threshold, x, smooth)
 
 
 # ---- public functions ------------------------------------------------------------------------

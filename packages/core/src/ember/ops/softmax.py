@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ember.autograd.function import Function
+from ember.backend import fused
 from ember.ops._dims import normalize_dim
 from ember.ops._promotion import cast
 from ember.ops.op import op, primitive
@@ -52,7 +53,8 @@ def _exp_sum(xp, x, axis, peak=None):
     more in page faults than ``exp`` itself. Each row's sum is the same either way."""
     width = x.shape[-1] if x.ndim else 1
     if xp is not np or x.size <= _BLOCK_ELEMENTS or axis != x.ndim - 1 or not x.flags.c_contiguous:
-        return xp.exp(x if peak is None else x - peak).sum(axis=axis, keepdims=True)
+        exps = xp.exp(x) if peak is None else _exp_difference(xp, x, peak)
+        return exps.sum(axis=axis, keepdims=True)
     rows = x.reshape(-1, width)
     peaks = None if peak is None else peak.reshape(-1, 1)
     step = _block_rows(xp, rows.shape)
@@ -82,7 +84,7 @@ class Softmax(Function):
         if x.size == 0:
             out = x.copy()
         else:
-            out = ctx.xp.exp(_shifted(ctx.xp, x, dim))
+            out = _exp_difference(ctx.xp, x, _peak(ctx.xp, x, dim))
             out /= out.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(out)
         return out
@@ -97,7 +99,8 @@ class Softmax(Function):
     def backward_arrays(ctx, grad):
         (y,) = ctx.saved_arrays
         weighted = grad * y
-        return weighted - y * weighted.sum(axis=ctx.attrs["dim"], keepdims=True)
+        total = weighted.sum(axis=ctx.attrs["dim"], keepdims=True)
+        return fused("softmax_backward", (weighted, y, total), _minus_product, weighted, y, total)
 
 
 @primitive("log_softmax")
@@ -121,10 +124,9 @@ class LogSoftmax(Function):
     @staticmethod
     def backward_arrays(ctx, grad):
         (out,) = ctx.saved_arrays
-        xp = ctx.xp
-        scaled = xp.exp(out, out=xp.empty_like(out))  # out= keeps 0-d results arrays
-        scaled *= grad.sum(axis=ctx.attrs["dim"], keepdims=True)
-        return xp.subtract(grad, scaled, out=scaled)
+        total = grad.sum(axis=ctx.attrs["dim"], keepdims=True)
+        return fused("log_softmax_backward", (grad, out, total), _minus_exp_product, ctx.xp,
+                     grad, out, total)
 
 
 @primitive("cross_entropy")
@@ -163,13 +165,42 @@ class CrossEntropy(Function):
         scale = grad.reshape(-1, 1)
         step = _block_rows(xp, logits.shape)
         for first in range(0, rows, step):
-            end = min(rows, first + step)
-            block = xp.subtract(logits[first:end], peak[first:end], out=out[first:end])
-            block -= log_sums[first:end]
-            xp.exp(block, out=block)
-            block *= scale[first:end]
+            block = slice(first, min(rows, first + step))
+            parts = (logits[block], peak[block], log_sums[block], scale[block], out[block])
+            fused("scaled_softmax", parts, _scaled_softmax, xp, *parts)
         out[xp.arange(rows), target] -= grad
         return out, None
+
+
+# ---- array code: the CPU path of the fused kernels (ember.backend.fused) ---------------------
+
+
+def _exp_difference(xp, x, peak):
+    """``exp(x - peak)``: one kernel on cupy."""
+    return fused("exp_difference", (x, peak), _exp_of_difference, xp, x, peak)
+
+
+def _exp_of_difference(xp, x, peak):
+    return xp.exp(x - peak)
+
+
+def _minus_product(a, b, c):
+    return a - b * c
+
+
+def _minus_exp_product(xp, grad, out, total):
+    """``grad - exp(out) * total``."""
+    scaled = xp.exp(out, out=xp.empty_like(out))  # out= keeps 0-d results arrays
+    scaled *= total
+    return xp.subtract(grad, scaled, out=scaled)
+
+
+def _scaled_softmax(xp, logits, peak, log_sums, scale, out):
+    """``exp(logits - peak - log_sums) * scale`` into ``out``."""
+    block = xp.subtract(logits, peak, out=out)
+    block -= log_sums
+    xp.exp(block, out=block)
+    block *= scale
 
 
 def _softmax_input(name, input, dim, dtype):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from ember.autograd.function import Function
-from ember.backend import xp_of
+from ember.backend import fused, xp_of
 from ember.ops.op import primitive
 from ember.tensor.random import rand
 from ember.tensor.tensor import Tensor
@@ -34,11 +34,17 @@ class DropoutMask(Function):
             return xp_of(x).zeros(shape, dtype)
         like = Tensor(x)
         draws = rand(shape, dtype=like.dtype, device=like.device)._array
-        return xp_of(draws).asarray((draws >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p)))
+        scale = dtype.type(1.0 / (1.0 - p))
+        return fused("dropout_mask", (draws, p, scale), _keep_mask, draws, p, scale)
 
     @staticmethod
     def backward(ctx, grad):
         return None
+
+
+def _keep_mask(draws, p, scale):
+    """``scale`` where ``draws >= p``, else 0 (the CPU path of the fused kernel)."""
+    return xp_of(draws).asarray((draws >= p).astype(scale.dtype) * scale)
 
 
 def _masked(input: Tensor, p: float, mask_shape: tuple, inplace: bool) -> Tensor:
