@@ -4,7 +4,8 @@ Each function takes one parameter's arrays (``param``, ``grad`` and its state bu
 scalar options, updates ``param`` and the buffers in place, and never writes into ``grad``.
 They follow PyTorch's documented algorithms operation for operation; in-place ufuncs with
 ``out=`` keep each update to at most one or two temporary arrays. No graph is recorded: these
-see arrays, not tensors.
+see arrays, not tensors. Temporaries that later take ``out=`` are allocated with ``empty_like``
+first: numpy returns a 0-d parameter's ufunc result as a scalar, which ``out=`` rejects.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _direction(xp, param, grad, weight_decay: float, maximize: bool):
     A new array whenever it differs from ``grad``, so callers may overwrite it only then.
     """
     if weight_decay:
-        direction = xp.multiply(param, weight_decay)
+        direction = xp.multiply(param, weight_decay, out=xp.empty_like(param))
         if maximize:
             xp.subtract(direction, grad, out=direction)
         else:
@@ -85,8 +86,7 @@ def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step: float, *, l
     """
     grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
     scratch = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
-    bias_correction1 = 1 - beta1**step
-    bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+    bias_correction2_sqrt, step_size = adam_scalars(step, lr=lr, beta1=beta1, beta2=beta2)
     if max_exp_avg_sq is not None:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
         second_moment = max_exp_avg_sq
@@ -96,8 +96,18 @@ def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step: float, *, l
     denom /= bias_correction2_sqrt
     denom += eps
     xp.divide(exp_avg, denom, out=denom)
-    denom *= lr / bias_correction1
+    denom *= step_size
     param -= denom
+
+
+def adam_scalars(step: float, *, lr, beta1, beta2) -> tuple[float, float]:
+    """Adam's ``sqrt(1 - beta2^t)`` and step size ``lr / (1 - beta1^t)`` at step ``t``."""
+    return math.sqrt(1 - beta2**step), lr / (1 - beta1**step)
+
+
+def adagrad_lr(lr: float, lr_decay: float, step: float) -> float:
+    """Adagrad's learning rate at step ``t``: ``lr / (1 + (t - 1) * lr_decay)``."""
+    return lr / (1 + (step - 1) * lr_decay)
 
 
 def rmsprop(xp, param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
@@ -105,7 +115,7 @@ def rmsprop(xp, param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha
     """RMSprop (Hinton), centered when ``grad_avg`` is given, with momentum when it is given."""
     grad = _direction(xp, param, grad, weight_decay, maximize)
     square_avg *= alpha
-    scratch = xp.multiply(grad, grad)
+    scratch = xp.multiply(grad, grad, out=xp.empty_like(param))
     scratch *= 1 - alpha
     square_avg += scratch
     if grad_avg is not None:
@@ -133,8 +143,8 @@ def adagrad(xp, param, grad, state_sum, step: float, *, lr, lr_decay, weight_dec
             maximize):
     """Adagrad (Duchi et al.) with learning-rate decay ``lr / (1 + (step - 1) * lr_decay)``."""
     grad = _direction(xp, param, grad, weight_decay, maximize)
-    clr = lr / (1 + (step - 1) * lr_decay)
-    scratch = xp.multiply(grad, grad)
+    clr = adagrad_lr(lr, lr_decay, step)
+    scratch = xp.multiply(grad, grad, out=xp.empty_like(param))
     state_sum += scratch
     std = xp.sqrt(state_sum, out=scratch)
     std += eps
@@ -158,7 +168,7 @@ def _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2):
 
     Returns a scratch array the caller may overwrite.
     """
-    scratch = xp.subtract(grad, exp_avg)
+    scratch = xp.subtract(grad, exp_avg, out=xp.empty_like(exp_avg))
     scratch *= 1 - beta1
     exp_avg += scratch
     exp_avg_sq *= beta2
@@ -217,7 +227,7 @@ def adamax(xp, param, grad, exp_avg, exp_inf, step: float, *, lr, beta1, beta2, 
     """Adamax (Kingma & Ba, 2015): Adam with the infinity norm,
     ``u = max(beta2 u, |g| + eps)``, ``p -= lr / (1 - beta1^t) * m / u``."""
     grad = _direction(xp, param, grad, weight_decay, maximize)
-    scratch = xp.subtract(grad, exp_avg)
+    scratch = xp.subtract(grad, exp_avg, out=xp.empty_like(exp_avg))
     scratch *= 1 - beta1
     exp_avg += scratch
     exp_inf *= beta2

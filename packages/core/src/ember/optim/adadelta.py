@@ -15,21 +15,26 @@ class Adadelta(Optimizer):
     ``delta = sqrt(u + eps) / sqrt(v + eps) * g``; ``u = rho * u + (1 - rho) * delta^2``;
     ``p -= lr * delta``.
 
-    State per parameter: ``step``, ``square_avg``, ``acc_delta``.
+    State per parameter: ``step``, ``square_avg``, ``acc_delta``. ``foreach`` as in
+    :class:`SGD` (flat buffers; no single-kernel update on the GPU yet).
 
     Example:
         >>> opt = ember.optim.Adadelta([ember.zeros(3, requires_grad=True)], rho=0.9)
     """
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, maximize: bool = False):
+                 weight_decay: float = 0.0, foreach: bool | None = None, *,
+                 maximize: bool = False):
         check_option(lr, "learning rate")
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         check_option(eps, "epsilon value")
         check_option(weight_decay, "weight_decay value")
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults)
+
+    _host_scalars = ("step",)
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         init_state(state, param, "square_avg", "acc_delta")

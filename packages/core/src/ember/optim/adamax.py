@@ -16,18 +16,22 @@ class Adamax(Optimizer):
     ``m = beta1 * m + (1 - beta1) * g``; ``u = max(beta2 * u, |g| + eps)``;
     ``p -= lr / (1 - beta1^t) * m / u``.
 
-    State per parameter: ``step``, ``exp_avg``, ``exp_inf``.
+    State per parameter: ``step``, ``exp_avg``, ``exp_inf``. ``foreach`` as in :class:`SGD`
+    (flat buffers; no single-kernel update on the GPU yet).
 
     Example:
         >>> opt = ember.optim.Adamax([ember.zeros(3, requires_grad=True)], lr=2e-3)
     """
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, *, maximize: bool = False):
+                 weight_decay: float = 0.0, foreach: bool | None = None, *,
+                 maximize: bool = False):
         check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        maximize=maximize)
+                        foreach=foreach, maximize=maximize)
         super().__init__(params, defaults)
+
+    _host_scalars = ("step",)
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         init_state(state, param, "exp_avg", "exp_inf")

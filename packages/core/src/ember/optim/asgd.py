@@ -23,18 +23,22 @@ class ASGD(Optimizer):
     The averaged parameters are ``state["ax"]``.
 
     State per parameter: ``step``, ``eta``, ``mu`` (0-d host float32 tensors) and ``ax``.
+    ``foreach`` as in :class:`SGD` (flat buffers; no single-kernel update on the GPU yet).
 
     Example:
         >>> opt = ember.optim.ASGD([ember.zeros(3, requires_grad=True)], lr=1e-2, t0=100)
     """
 
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
-                 t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False):
+                 t0: float = 1e6, weight_decay: float = 0.0, foreach: bool | None = None, *,
+                 maximize: bool = False):
         check_option(lr, "learning rate")
         check_option(weight_decay, "weight_decay value")
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
-                        maximize=maximize)
+                        foreach=foreach, maximize=maximize)
         super().__init__(params, defaults)
+
+    _host_scalars = ("step", "eta", "mu")
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         if not state:

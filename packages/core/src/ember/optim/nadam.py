@@ -21,7 +21,8 @@ class NAdam(Optimizer):
     ``+ lr * mu_{t+1} / (1 - prod_{i<=t+1} mu_i) * m / (sqrt(v / (1 - beta2^t)) + eps)``.
 
     State per parameter: ``step``, ``mu_product`` (0-d host float32 tensors), ``exp_avg``,
-    ``exp_avg_sq``.
+    ``exp_avg_sq``. ``foreach`` as in :class:`SGD` (flat buffers; no single-kernel update on the
+    GPU yet).
 
     Example:
         >>> opt = ember.optim.NAdam([ember.zeros(3, requires_grad=True)], momentum_decay=4e-3)
@@ -29,13 +30,17 @@ class NAdam(Optimizer):
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-                 decoupled_weight_decay: bool = False, *, maximize: bool = False):
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False):
         check_adam_options(lr, betas, eps, weight_decay)
         check_option(momentum_decay, "momentum_decay value")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+                        decoupled_weight_decay=decoupled_weight_decay, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults)
+
+    _host_scalars = ("step", "mu_product")
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         if not state:

@@ -19,7 +19,8 @@ class RAdam(Optimizer):
     rectification ``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2)
     rho_t))``, else ``p -= lr * m / (1 - beta1^t)``.
 
-    State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``.
+    State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``. ``foreach`` as in :class:`SGD`
+    (flat buffers; no single-kernel update on the GPU yet).
 
     Example:
         >>> opt = ember.optim.RAdam([ember.zeros(3, requires_grad=True)], lr=1e-3)
@@ -27,11 +28,14 @@ class RAdam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
-                 maximize: bool = False):
+                 foreach: bool | None = None, maximize: bool = False):
         check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+                        decoupled_weight_decay=decoupled_weight_decay, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults)
+
+    _host_scalars = ("step",)
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         init_state(state, param, "exp_avg", "exp_avg_sq")
