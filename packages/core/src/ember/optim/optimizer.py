@@ -51,6 +51,9 @@ class Optimizer:
     # elementwise, so that it may run on flattened parameters (``foreach``); None (custom
     # optimizers): always one parameter at a time.
     _host_scalars: tuple | None = None
+    # On the CPU with foreach=None, the mean parameter size (elements) up to which flattening a
+    # bucket was measured faster (``ember.optim._flat``).
+    _cpu_flat_mean = 1024
 
     def __init__(self, params, defaults: dict) -> None:
         self.defaults = defaults
@@ -170,7 +173,8 @@ class Optimizer:
         params = [p for p in group["params"] if p.grad is not None]
         layout = self._layouts.get(id(group))
         if layout is None or not layout.matches(group, params, self.state):
-            layout = GroupLayout(group, params, self.state, self._host_scalars)
+            layout = GroupLayout(group, params, self.state, self._host_scalars,
+                                 self._cpu_flat_mean)
             live = {id(g) for g in self.param_groups}
             self._layouts = {key: value for key, value in self._layouts.items() if key in live}
             self._layouts[id(group)] = layout

@@ -43,6 +43,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     _host_scalars = ()
+    _cpu_flat_mean = 256  # one or two array passes per parameter: less to save than Adam's
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         buffer = state.get("momentum_buffer")
