@@ -66,15 +66,16 @@ def set_grads(params, rng, skip=()):
 
 
 def trajectory(cls, kwargs, foreach, device="cpu", steps=7, dtype=ember.float32, skips=None):
-    """Params and state after ``steps`` steps; lr changes between steps as a scheduler's would,
-    and ``skips[step]`` lists parameters without a gradient at that step."""
+    """Params and state after ``steps`` steps, a scheduler changing lr between steps (lr *= 0.9);
+    ``skips[step]`` lists parameters without a gradient at that step."""
     params = make_params(device, dtype)
     opt = cls(params, foreach=foreach, **kwargs)
+    scheduler = optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
     rng = np.random.default_rng(2)
     for step in range(steps):
         set_grads(params, rng, (skips or {}).get(step, ()))
         opt.step()
-        opt.param_groups[0]["lr"] *= 0.9
+        scheduler.step()
     return params, opt
 
 
@@ -176,7 +177,7 @@ def test_resumed_state_continues_bit_for_bit(cls, kwargs, via, tmp_path):
         set_grads(params if step >= 3 else make_params(), rng)
         if step >= 3:
             opt.step()
-            opt.param_groups[0]["lr"] *= 0.9
+            opt.param_groups[0]["lr"] *= 0.9  # as trajectory's ExponentialLR
     assert_same((params, opt), reference)
 
 
@@ -198,6 +199,17 @@ def test_groups_dtypes_and_sizes_split_into_buckets():
     assert base(small32[0]) is base(small32[1]) and base(small32[0]).size == 10
     assert base(small64[0]) is base(small64[1]) and base(small64[0]).dtype == np.float64
     assert base(big[0]) is None and base(lone[0]) is None  # big, or alone: per parameter
+
+
+def test_cpu_default_flattens_runs_of_small_parameters_only():
+    many = make_params(shapes=[(1000,)] * 40)  # 40000 elements: two runs, of 32 and 8
+    large = make_params(shapes=[(_flat.CPU_FLAT_MAX_ELEMENTS,)] * 3)  # mean over Adam's 1024
+    opt = optim.Adam([{"params": many}, {"params": large}])
+    set_grads(many + large, np.random.default_rng(0))
+    opt.step()
+    bases = {id(flat_base(opt, p, "exp_avg")): flat_base(opt, p, "exp_avg") for p in many}
+    assert sorted(b.size for b in bases.values()) == [8000, 32000]
+    assert all(flat_base(opt, p, "exp_avg") is None for p in large)
 
 
 def test_foreach_false_and_custom_optimizers_take_the_per_parameter_path():

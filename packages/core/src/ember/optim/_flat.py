@@ -115,8 +115,7 @@ class FlatBucket:
 
     __slots__ = ("arrays", "device", "dtypes", "flat_params", "helds", "param_buffer",
                  "param_slices", "param_table", "params", "published", "scalar_names", "shapes",
-                 "slices",
-                 "state", "views", "xp")
+                 "slices", "state", "views", "xp")
 
     def __init__(self, params: list, state, scalar_names: tuple) -> None:
         self.params = params

@@ -3,6 +3,10 @@
 Subclasses keep the bookkeeping (which state a parameter has, reading a group's options) and call
 the update math in ``ember.optim._functional``, which works on raw numpy/cupy arrays in place.
 
+With ``foreach`` (PyTorch's option; None by default: on the GPU, and on the CPU where measured
+faster) the parameters of a group are updated together through flat state buffers, one kernel
+per group on the GPU; ``state[p]`` then holds views of those buffers (``ember.optim._flat``).
+
 Every optimizer's step counter (``state[p]["step"]``) is, as in PyTorch, a 0-d float32 tensor.
 Ember keeps it in host memory whatever the parameter's device, so reading it for the bias
 corrections never waits on the GPU; ``load_state_dict`` moves it back to the host.

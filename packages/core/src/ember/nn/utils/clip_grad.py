@@ -5,9 +5,9 @@ them there by ``min(max_norm / (total + 1e-6), 1)``: clipping never waits on the
 ``error_if_nonfinite=True`` reads the norm on the host (PyTorch synchronises there too).
 
 ``foreach`` (None or True: the default; False: one array at a time) works on the gradients of one
-device and dtype together: the small ones are concatenated and reduced once (on the CPU, 12
-gradients of PPO's MLP: 73 -> 23 us a call), the large ones reduced one by one, and one cupy
-kernel scales or clamps them all (``ember.backend.multi_tensor``).
+device and dtype together: the small ones are concatenated and reduced once, the large ones one
+by one, and one cupy kernel scales or clamps them all (``ember.backend.multi_tensor``). On the
+CPU, PPO's 12 gradients: 41 -> 29 us a call (23 us when nothing is clipped).
 """
 
 from __future__ import annotations
