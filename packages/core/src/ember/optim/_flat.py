@@ -144,19 +144,20 @@ class FlatBucket:
     def matches(self, state) -> bool:
         """Whether every parameter keeps its array and its state the views and scalars this
         bucket made, and every gradient is shaped and typed like its parameter."""
-        params = self.params
-        grads = [p.grad._array for p in params]
+        params, helds = self.params, self.helds
         if (not all(map(operator.is_, [p._array for p in params], self.arrays))
-                or not all(map(operator.is_, [state.get(p) for p in params], self.helds))
-                or [id(v) for held in self.helds for v in held.values()] != self.views
-                or [g.shape for g in grads] != self.shapes
-                or [g.dtype for g in grads] != self.dtypes
-                or any(type(g) is not type(a) for g, a in zip(grads, self.arrays))):
+                or not all(map(operator.is_, [state.get(p) for p in params], helds))
+                or [id(v) for held in helds for v in held.values()] != self.views):
+            return False
+        grads = [p.grad._array for p in params]
+        array_type = type(self.arrays[0])
+        if ([g.shape for g in grads] != self.shapes or [g.dtype for g in grads] != self.dtypes
+                or not all(type(g) is array_type for g in grads)):
             return False
         for name in self.scalar_names:
             if name in self.state:
                 value = self.state[name]._array.item()
-                if any(held[name]._array.item() != value for held in self.helds):
+                if [held[name]._array.item() for held in helds].count(value) != len(helds):
                     return False
         return True
 
