@@ -140,9 +140,33 @@ SIGNATURES = _signatures()
 _compiled: dict = {}
 
 
-def _elementwise(name: str, dtype):
-    """The cupy ElementwiseKernel ``name`` for ``dtype`` (the ``T`` of its signature), compiled
-    once. Every array is raw, so each call gives the launch size."""
+# The four touch points with cupy. The kernels' test runs the same sources on the CPU by replacing
+# them (tests/core/test_multi_tensor_kernels.py).
+
+
+def _on_gpu(array) -> bool:
+    return type(array) is not np.ndarray
+
+
+def _upload(host):
+    """A small host array (pointer and offset tables) as a cupy array on the current device."""
+    import cupy
+
+    return cupy.asarray(host)
+
+
+def _address(array) -> int:
+    return array.data.ptr
+
+
+def _launch(name: str, dtype, args: list, size: int) -> None:
+    """Runs kernel ``name`` for ``dtype`` over ``size`` elements."""
+    _kernel(name, dtype)(*args, size=size)
+
+
+def _kernel(name: str, dtype):
+    """The cupy ElementwiseKernel ``name`` with ``T`` set to ``dtype``, built once. Every array
+    is raw, so each launch gives the size."""
     key = (name, dtype)
     kernel = _compiled.get(key)
     if kernel is None:
@@ -162,7 +186,7 @@ def one_kernel_fits(arrays) -> bool:
     """Whether one kernel can address every array: cupy, C-contiguous, all float32 or all
     float64 (the caller keeps them on one device)."""
     first = arrays[0]
-    if type(first) is np.ndarray or first.dtype not in _CTYPES:
+    if not _on_gpu(first) or first.dtype not in _CTYPES:
         return False
     dtype = first.dtype
     return all(a.dtype == dtype and a.flags.c_contiguous for a in arrays)
@@ -175,20 +199,20 @@ class PointerTable:
     __slots__ = ("arrays", "dtype", "offsets", "pointers", "total")
 
     def __init__(self, arrays) -> None:
-        import cupy
-
         self.arrays = list(arrays)
         self.dtype = self.arrays[0].dtype
         sizes = [a.size for a in self.arrays]
         self.total = int(sum(sizes))
         self.pointers = _pointers(self.arrays)
-        self.offsets = cupy.asarray(np.cumsum([0, *sizes], dtype=np.int64))
+        self.offsets = _upload(np.cumsum([0, *sizes], dtype=np.int64))
+
+    def head(self) -> list:
+        """The kernel's first arguments: pointers, offsets, count."""
+        return [self.pointers, self.offsets, len(self.arrays)]
 
 
 def _pointers(arrays):
-    import cupy
-
-    return cupy.asarray(np.array([a.data.ptr for a in arrays], np.uint64))
+    return _upload(np.array([_address(a) for a in arrays], np.uint64))
 
 
 def fused_update(name: str, params: PointerTable, grads: list, buffers: dict, **scalars) -> None:
@@ -196,14 +220,11 @@ def fused_update(name: str, params: PointerTable, grads: list, buffers: dict, **
     each of ``grads`` (C-contiguous, in params' dtype and order), updates the params and the flat
     state ``buffers`` (name -> array of ``params.total`` elements; a buffer left out is never
     read) in place. ``scalars`` holds the kernel's scalar options and flags by name."""
-    import cupy
-
     spec = KERNELS[name]
-    kernel = _elementwise(name, params.dtype)
-    unused = cupy.empty(0, params.dtype)
-    kernel(params.pointers, params.offsets, len(params.arrays), _pointers(grads),
-           *[scalars[s] for s in spec.scalars], *[int(scalars[f]) for f in spec.flags],
-           *[buffers.get(b, unused) for b in spec.buffers], size=params.total)
+    unused = _upload(np.empty(0, params.dtype))
+    args = [*params.head(), _pointers(grads), *[scalars[s] for s in spec.scalars],
+            *[int(scalars[f]) for f in spec.flags], *[buffers.get(b, unused) for b in spec.buffers]]
+    _launch(name, params.dtype, args, params.total)
 
 
 def scale_(arrays: list, factor) -> None:
@@ -214,9 +235,8 @@ def scale_(arrays: list, factor) -> None:
             array *= factor.astype(array.dtype, copy=False)
         return
     table = PointerTable(arrays)
-    kernel = _elementwise("scale", table.dtype)
-    kernel(table.pointers, table.offsets, len(arrays), factor.astype(table.dtype).reshape(1),
-           size=table.total)
+    _launch("scale", table.dtype, [*table.head(), factor.astype(table.dtype).reshape(1)],
+            table.total)
 
 
 def clamp_(arrays: list, low: float, high: float) -> None:
@@ -226,5 +246,4 @@ def clamp_(arrays: list, low: float, high: float) -> None:
             array.clip(low, high, out=array)
         return
     table = PointerTable(arrays)
-    kernel = _elementwise("clamp", table.dtype)
-    kernel(table.pointers, table.offsets, len(arrays), low, high, size=table.total)
+    _launch("clamp", table.dtype, [*table.head(), low, high], table.total)

@@ -165,7 +165,7 @@ class FlatBucket:
         """One update of every parameter of the bucket."""
         grads = [p.grad._array for p in self.params]
         with device_context(self.device):
-            if not (self.xp is not np and self._fused_step(optimizer, grads, group)):
+            if not self._fused_step(optimizer, grads, group):
                 self._flat_step(optimizer, grads, group)
         self._publish()
         for param in self.params:
