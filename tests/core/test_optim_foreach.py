@@ -201,6 +201,22 @@ def test_groups_dtypes_and_sizes_split_into_buckets():
     assert base(big[0]) is None and base(lone[0]) is None  # big, or alone: per parameter
 
 
+def test_non_contiguous_parameters_are_updated_in_place():
+    runs = []
+    for foreach in (True, False):
+        rng = np.random.default_rng(5)
+        arrays = [np.asfortranarray(rng.standard_normal((3, 4))),
+                  rng.standard_normal((4, 6))[:, ::2]]
+        params = [ember.from_numpy(a).requires_grad_() for a in arrays]
+        opt = optim.Adam(params, lr=0.1, weight_decay=0.1, foreach=foreach)
+        for _ in range(3):
+            set_grads(params, rng)
+            opt.step()
+        assert all(p._array is a for p, a in zip(params, arrays))  # the same memory, updated
+        runs.append((params, opt))
+    assert_same(*runs)
+
+
 def test_cpu_default_flattens_runs_of_small_parameters_only():
     many = make_params(shapes=[(1000,)] * 40)  # 40000 elements: two runs, of 32 and 8
     large = make_params(shapes=[(_flat.CPU_FLAT_MAX_ELEMENTS,)] * 3)  # mean over Adam's 1024

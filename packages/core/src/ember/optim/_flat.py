@@ -188,9 +188,8 @@ class FlatBucket:
             self.param_buffer = xp.empty(self.slices[-1].stop, self.dtypes[0])
             self.param_slices = [self.param_buffer[s].reshape(shape)
                                  for s, shape in zip(self.slices, self.shapes)]
-            flat = [a.reshape(-1) for a in self.arrays]  # views where the arrays are contiguous
-            if all(f.base is a or f is a for f, a in zip(flat, self.arrays)):
-                self.flat_params = flat
+            if all(a.flags.c_contiguous for a in self.arrays):  # then reshape(-1) is a view
+                self.flat_params = [a.reshape(-1) for a in self.arrays]
         xp.concatenate(self.flat_params or [a.reshape(-1) for a in self.arrays],
                        out=self.param_buffer)
         flat_grad = xp.concatenate([g.reshape(-1) for g in grads])
