@@ -85,23 +85,25 @@ def kernels(compiled, monkeypatch):
     return compiled
 
 
-FUSED = [case for case in CASES if hasattr(case[0], "_fused_update")]
+KERNEL_OF = {ember.optim.SGD: "sgd", ember.optim.Adam: "adam", ember.optim.AdamW: "adam",
+             ember.optim.RMSprop: "rmsprop", ember.optim.Adagrad: "adagrad"}
 
 
-@pytest.mark.parametrize("case", FUSED, ids=case_id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("dtype", [ember.float32, ember.float64], ids=str)
-def test_optimizer_kernels_equal_the_per_parameter_path(case, dtype, kernels):
+def test_foreach_with_kernels_equals_the_per_parameter_path(case, dtype, kernels):
     cls, kwargs = case
-    skips = {2: (1,)}  # a parameter without gradient: two buckets (steps differ) from then on
+    skips = {2: (1,)}  # a parameter without gradient: its step counter falls behind
     got = trajectory(cls, kwargs, True, dtype=dtype, skips=skips)
-    kernel_steps = len(kernels.launches)
-    expected = trajectory(cls, kwargs, False, dtype=dtype, skips=skips)
-    assert_same(got, expected)
-    # SGD keeps one bucket (no step counter); for the others the skipped parameter is a step
-    # behind from step 3 on (two buckets, two launches); Adam and RMSprop create their state on
-    # the flat path at step 0, Adagrad has it from the start.
-    first_steps = {ember.optim.SGD: 7, ember.optim.Adagrad: 3}.get(cls, 2)
-    assert kernel_steps == first_steps + (0 if cls is ember.optim.SGD else 2 * 4)
+    launches = list(kernels.launches)
+    assert_same(got, trajectory(cls, kwargs, False, dtype=dtype, skips=skips))
+    # One bucket a step, two from step 3 on where a step counter splits them; each bucket update
+    # is the optimizer's kernel, or gather (params, grads) + update + scatter on the flat path:
+    # Adam and RMSprop create their state there on step 0; optimizers without a kernel always.
+    updates = 7 if cls is ember.optim.SGD else 3 + 2 * 4
+    flat = {"sgd": 0, "adagrad": 0, None: updates}.get(KERNEL_OF.get(cls), 1)
+    assert launches.count("scatter") == flat and launches.count("gather") == 2 * flat
+    assert launches.count(KERNEL_OF.get(cls)) == updates - flat
 
 
 @pytest.mark.parametrize("clip, kwargs", [(clip_grad_norm_, {"max_norm": 0.5}),

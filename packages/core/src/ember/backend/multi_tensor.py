@@ -2,7 +2,8 @@
 
 On cupy one kernel reads and writes every array of a list in place, through a table of their data
 pointers and the flat offset where each begins: an optimizer update of a whole parameter group,
-the scaling and clamping of all gradients. On numpy the same functions loop over the arrays.
+the scaling and clamping of all gradients, copying them into one flat array and back. On numpy
+the same functions loop over the arrays.
 
 The optimizer kernels follow ``ember.optim._functional`` operation for operation and are compiled
 without fused multiply-adds, so each rounding is numpy's: on the GPU they give the CPU's values.
@@ -120,6 +121,8 @@ _CLAMP = _LOCATE + """
 T& x = reinterpret_cast<T*>(arrays[k])[j];
 x = x < low ? low : (x > high ? high : x);
 """
+_GATHER = _LOCATE + "flat[i] = reinterpret_cast<const T*>(arrays[k])[j];\n"
+_SCATTER = _LOCATE + "reinterpret_cast<T*>(arrays[k])[j] = flat[i];\n"
 _TABLE = "raw uint64 {arrays}, raw int64 offsets, int32 count"
 
 
@@ -133,6 +136,8 @@ def _signatures() -> dict:
     }
     signatures["scale"] = (_TABLE.format(arrays="arrays") + ", raw T factor", "", _SCALE)
     signatures["clamp"] = (_TABLE.format(arrays="arrays") + ", T low, T high", "", _CLAMP)
+    signatures["gather"] = (_TABLE.format(arrays="arrays"), "raw T flat", _GATHER)
+    signatures["scatter"] = (_TABLE.format(arrays="arrays") + ", raw T flat", "", _SCATTER)
     return signatures
 
 
@@ -225,6 +230,16 @@ def fused_update(name: str, params: PointerTable, grads: list, buffers: dict, **
     args = [*params.head(), _pointers(grads), *[scalars[s] for s in spec.scalars],
             *[int(scalars[f]) for f in spec.flags], *[buffers.get(b, unused) for b in spec.buffers]]
     _launch(name, params.dtype, args, params.total)
+
+
+def gather(table: PointerTable, flat) -> None:
+    """Copies the table's arrays one after the other into ``flat`` (a concatenate)."""
+    _launch("gather", table.dtype, [*table.head(), flat], table.total)
+
+
+def scatter(flat, table: PointerTable) -> None:
+    """Copies the slices of ``flat`` back into the table's arrays (gather's inverse)."""
+    _launch("scatter", table.dtype, [*table.head(), flat], table.total)
 
 
 def scale_(arrays: list, factor) -> None:

@@ -5,8 +5,9 @@ PyTorch's ``foreach`` path keeps one state tensor per parameter and runs each op
 update once over lists of tensors. Ember keeps each state buffer of such a bucket as ONE flat array
 and ``optimizer.state[p][name]`` as a view of its slice, so ``state_dict()`` keeps PyTorch's
 per-parameter format. A step gathers the bucket's gradients and parameters into flat arrays, runs
-the optimizer's update once on them and writes each parameter's slice back; on cupy an optimizer
-with a fused kernel does the whole step in one kernel (``ember.backend.multi_tensor``).
+the optimizer's update once on them and writes each parameter's slice back. On cupy SGD, Adam,
+AdamW, RMSprop and Adagrad do the whole step in one kernel (``ember.backend.multi_tensor``); the
+others take one kernel each to gather and to scatter, and their update's ufuncs once per bucket.
 
 The layout of a group is rebuilt (copying the per-parameter state in) whenever it no longer
 matches: another set of parameters has gradients, the state was replaced (``load_state_dict``) or
@@ -165,24 +166,24 @@ class FlatBucket:
         """One update of every parameter of the bucket."""
         grads = [p.grad._array for p in self.params]
         with device_context(self.device):
-            if not self._fused_step(optimizer, grads, group):
-                self._flat_step(optimizer, grads, group)
+            tables = multi_tensor.one_kernel_fits(self.arrays + grads)
+            if tables and self.param_table is None:
+                self.param_table = multi_tensor.PointerTable(self.arrays)
+            if not (tables and self._fused_step(optimizer, grads, group)):
+                self._flat_step(optimizer, grads, group, tables)
         self._publish()
         for param in self.params:
             param._bump_version()
 
     def _fused_step(self, optimizer, grads: list, group: dict) -> bool:
-        """The update as one kernel, where the optimizer has one and the arrays allow it."""
+        """The update as one kernel, where the optimizer has one."""
         fused = getattr(optimizer, "_fused_update", None)
-        if fused is None or not multi_tensor.one_kernel_fits(self.arrays + grads):
-            return False
-        if self.param_table is None:
-            self.param_table = multi_tensor.PointerTable(self.arrays)
-        return fused(self.param_table, grads, self.state, group)
+        return fused is not None and fused(self.param_table, grads, self.state, group)
 
-    def _flat_step(self, optimizer, grads: list, group: dict) -> None:
+    def _flat_step(self, optimizer, grads: list, group: dict, tables: bool) -> None:
         """Gathers gradients and parameters into flat buffers, runs the optimizer's update on them
-        (the per-parameter update: the same arithmetic element by element), writes back."""
+        (the per-parameter update: the same arithmetic element by element), writes back; with
+        ``tables`` (cupy) each copy is one kernel."""
         xp = self.xp
         if self.param_buffer is None:
             self.param_buffer = xp.empty(self.slices[-1].stop, self.dtypes[0])
@@ -190,12 +191,20 @@ class FlatBucket:
                                  for s, shape in zip(self.slices, self.shapes)]
             if all(a.flags.c_contiguous for a in self.arrays):  # then reshape(-1) is a view
                 self.flat_params = [a.reshape(-1) for a in self.arrays]
-        xp.concatenate(self.flat_params or [a.reshape(-1) for a in self.arrays],
-                       out=self.param_buffer)
-        flat_grad = xp.concatenate([g.reshape(-1) for g in grads])
+        if tables:
+            multi_tensor.gather(self.param_table, self.param_buffer)
+            flat_grad = xp.empty_like(self.param_buffer)
+            multi_tensor.gather(multi_tensor.PointerTable(grads), flat_grad)
+        else:
+            xp.concatenate(self.flat_params or [a.reshape(-1) for a in self.arrays],
+                           out=self.param_buffer)
+            flat_grad = xp.concatenate([g.reshape(-1) for g in grads])
         optimizer._update(Tensor(self.param_buffer), flat_grad, self.state, group)
-        for array, updated in zip(self.arrays, self.param_slices):
-            array[...] = updated
+        if tables:
+            multi_tensor.scatter(self.param_buffer, self.param_table)
+        else:
+            for array, updated in zip(self.arrays, self.param_slices):
+                array[...] = updated
 
     def _publish(self) -> None:
         """Gives each parameter the new values of the host scalars and views of the flat buffers
