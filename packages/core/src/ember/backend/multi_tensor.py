@@ -35,6 +35,16 @@ const T grad = reinterpret_cast<const T*>(grads[k])[j];
 T d = maximize ? -grad : grad;
 """
 _L2_DECAY = "if (decay) d = d + p * weight_decay;\n"
+# Adam's (and RAdam's, NAdam's) weight decay, L2 or decoupled, and moments m and v.
+_ADAM_MOMENTS = _PARAM_AND_GRAD + """
+if (decoupled) { if (decay) p = p * decay_factor; }
+else if (decay) d = d + p * weight_decay;
+const T m = exp_avg[i] + (d - exp_avg[i]) * one_minus_beta1;
+const T v = exp_avg_sq[i] * beta2 + (d * d) * one_minus_beta2;
+exp_avg[i] = m;
+exp_avg_sq[i] = v;
+"""
+_ADAM_SCALARS = "weight_decay decay_factor one_minus_beta1 beta2 one_minus_beta2 eps "
 
 
 class _Kernel:
@@ -62,17 +72,10 @@ if (has_momentum) {
 p = p - lr * d;
 """),
     "adam": _Kernel(
-        "weight_decay decay_factor one_minus_beta1 beta2 one_minus_beta2 bias_correction2_sqrt "
-        "eps step_size",
+        _ADAM_SCALARS + "bias_correction2_sqrt step_size",
         "maximize decay decoupled amsgrad",
         "exp_avg exp_avg_sq max_exp_avg_sq",
-        _PARAM_AND_GRAD + """
-if (decoupled) { if (decay) p = p * decay_factor; }
-else if (decay) d = d + p * weight_decay;
-const T m = exp_avg[i] + (d - exp_avg[i]) * one_minus_beta1;
-const T v = exp_avg_sq[i] * beta2 + (d * d) * one_minus_beta2;
-exp_avg[i] = m;
-exp_avg_sq[i] = v;
+        _ADAM_MOMENTS + """
 T second = v;
 if (amsgrad) {  // numpy's maximum: NaN wins
   const T top = max_exp_avg_sq[i];
@@ -103,6 +106,55 @@ if (has_momentum) {
   avg = b;
 }
 p = p - avg * lr;
+"""),
+    "radam": _Kernel(
+        _ADAM_SCALARS + "step_size",
+        "maximize decay decoupled rectified",
+        "exp_avg exp_avg_sq",
+        _ADAM_MOMENTS + """
+p = rectified ? p - m / (sqrt(v) + eps) * step_size : p - m * step_size;
+"""),
+    "nadam": _Kernel(
+        _ADAM_SCALARS + "bias_correction2 grad_step momentum_step",
+        "maximize decay decoupled",
+        "exp_avg exp_avg_sq",
+        _ADAM_MOMENTS + """
+const T denom = sqrt(v / bias_correction2) + eps;
+p = p - d / denom * grad_step;
+p = p - m / denom * momentum_step;
+"""),
+    "adamax": _Kernel(
+        "weight_decay one_minus_beta1 beta2 eps clr",
+        "maximize decay",
+        "exp_avg exp_inf",
+        _PARAM_AND_GRAD + _L2_DECAY + """
+const T m = exp_avg[i] + (d - exp_avg[i]) * one_minus_beta1;
+exp_avg[i] = m;
+const T decayed = exp_inf[i] * beta2;
+const T bound = fabs(d) + eps;
+const T u = (decayed > bound || decayed != decayed) ? decayed : bound;  // numpy's maximum
+exp_inf[i] = u;
+p = p - m / u * clr;
+"""),
+    "adadelta": _Kernel(
+        "lr rho one_minus_rho eps weight_decay",
+        "maximize decay",
+        "square_avg acc_delta",
+        _PARAM_AND_GRAD + _L2_DECAY + """
+const T v = square_avg[i] * rho + one_minus_rho * (d * d);
+square_avg[i] = v;
+const T delta = sqrt(acc_delta[i] + eps) / sqrt(v + eps) * d;
+acc_delta[i] = acc_delta[i] * rho + one_minus_rho * (delta * delta);
+p = p - delta * lr;
+"""),
+    "asgd": _Kernel(
+        "weight_decay shrink eta mu",
+        "maximize decay averaging",
+        "ax",
+        _PARAM_AND_GRAD + _L2_DECAY + """
+p = p * shrink;
+p = p - eta * d;
+ax[i] = averaging ? ax[i] + (p - ax[i]) * mu : p;
 """),
     "adagrad": _Kernel(
         "clr eps weight_decay",

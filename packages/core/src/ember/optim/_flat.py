@@ -5,9 +5,9 @@ PyTorch's ``foreach`` path keeps one state tensor per parameter and runs each op
 update once over lists of tensors. Ember keeps each state buffer of such a bucket as ONE flat array
 and ``optimizer.state[p][name]`` as a view of its slice, so ``state_dict()`` keeps PyTorch's
 per-parameter format. A step gathers the bucket's gradients and parameters into flat arrays, runs
-the optimizer's update once on them and writes each parameter's slice back. On cupy SGD, Adam,
-AdamW, RMSprop and Adagrad do the whole step in one kernel (``ember.backend.multi_tensor``); the
-others take one kernel each to gather and to scatter, and their update's ufuncs once per bucket.
+the optimizer's update once on them and writes each parameter's slice back. On cupy the whole
+step is one kernel (``ember.backend.multi_tensor``); only the step that creates the state takes
+the flat path there, with one kernel each to gather and to scatter.
 
 The layout of a group is rebuilt (copying the per-parameter state in) whenever it no longer
 matches: another set of parameters has gradients, the state was replaced (``load_state_dict``) or

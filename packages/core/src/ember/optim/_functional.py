@@ -187,16 +187,26 @@ def nadam(xp, param, grad, exp_avg, exp_avg_sq, step: float, mu_product_state, *
     ``mu_1 .. mu_{t-1}`` and is multiplied by ``mu_t`` in place before use.
     """
     grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    bias_correction2, grad_step, momentum_step = nadam_scalars(
+        step, mu_product_state, lr=lr, beta1=beta1, beta2=beta2, momentum_decay=momentum_decay)
+    denom = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
+    xp.divide(exp_avg_sq, bias_correction2, out=denom)
+    xp.sqrt(denom, out=denom)
+    denom += eps
+    param -= grad / denom * grad_step
+    param -= exp_avg / denom * momentum_step
+
+
+def nadam_scalars(step: float, mu_product_state, *, lr, beta1, beta2,
+                  momentum_decay) -> tuple[float, float, float]:
+    """NAdam's host scalars at step ``t``: multiplies ``mu_product_state`` by ``mu_t`` in place
+    and returns ``1 - beta2^t`` and the step sizes of the gradient and of the momentum."""
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
     mu_product_state *= mu
     mu_product = mu_product_state.item()
-    denom = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
-    xp.divide(exp_avg_sq, 1 - beta2**step, out=denom)
-    xp.sqrt(denom, out=denom)
-    denom += eps
-    param -= grad / denom * (lr * (1.0 - mu) / (1.0 - mu_product))
-    param -= exp_avg / denom * (lr * mu_next / (1.0 - mu_product * mu_next))
+    return (1 - beta2**step, lr * (1.0 - mu) / (1.0 - mu_product),
+            lr * mu_next / (1.0 - mu_product * mu_next))
 
 
 def radam(xp, param, grad, exp_avg, exp_avg_sq, step: float, *, lr, beta1, beta2, eps,
@@ -205,6 +215,21 @@ def radam(xp, param, grad, exp_avg, exp_avg_sq, step: float, *, lr, beta1, beta2
     variance of the adaptive learning rate is intractable (``rho_t <= 5``)."""
     grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
     scratch = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
+    rectified, step_size = radam_scalars(step, lr=lr, beta1=beta1, beta2=beta2)
+    if rectified:
+        denom = xp.sqrt(exp_avg_sq, out=scratch)
+        denom += eps
+        xp.divide(exp_avg, denom, out=denom)
+        denom *= step_size
+        param -= denom
+    else:
+        xp.multiply(exp_avg, step_size, out=scratch)
+        param -= scratch
+
+
+def radam_scalars(step: float, *, lr, beta1, beta2) -> tuple[bool, float]:
+    """Whether RAdam's adaptive term is on at step ``t`` (``rho_t > 5``), and the step size:
+    ``lr * r_t * sqrt(1 - beta2^t) / (1 - beta1^t)`` with it, ``lr / (1 - beta1^t)`` without."""
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     rho_inf = 2 / (1 - beta2) - 1
@@ -212,14 +237,8 @@ def radam(xp, param, grad, exp_avg, exp_avg_sq, step: float, *, lr, beta1, beta2
     if rho_t > 5.0:
         rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
                          / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-        denom = xp.sqrt(exp_avg_sq, out=scratch)
-        denom += eps
-        xp.divide(exp_avg, denom, out=denom)
-        denom *= lr * rect * math.sqrt(bias_correction2) / bias_correction1
-        param -= denom
-    else:
-        xp.multiply(exp_avg, lr / bias_correction1, out=scratch)
-        param -= scratch
+        return True, lr * rect * math.sqrt(bias_correction2) / bias_correction1
+    return False, lr / bias_correction1
 
 
 def adamax(xp, param, grad, exp_avg, exp_inf, step: float, *, lr, beta1, beta2, eps,
@@ -269,4 +288,9 @@ def asgd(xp, param, grad, ax, step: float, eta: float, mu: float, *, lr, lambd, 
         ax += (param - ax) * mu
     else:
         ax[...] = param
+    return asgd_next(step, lr=lr, lambd=lambd, alpha=alpha, t0=t0)
+
+
+def asgd_next(step: float, *, lr, lambd, alpha, t0) -> tuple[float, float]:
+    """ASGD's ``eta`` and ``mu`` for the step after step ``t``."""
     return lr / (1 + lambd * lr * step) ** alpha, 1 / max(1, step - t0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ember.backend import xp_of
+from ember.backend import multi_tensor, xp_of
 from ember.optim import _functional
 from ember.optim.optimizer import Optimizer, advance_step, check_option, init_state
 from ember.tensor import Tensor
@@ -16,7 +16,7 @@ class Adadelta(Optimizer):
     ``p -= lr * delta``.
 
     State per parameter: ``step``, ``square_avg``, ``acc_delta``. ``foreach`` as in
-    :class:`SGD` (flat buffers; no single-kernel update on the GPU yet).
+    :class:`SGD`.
 
     Example:
         >>> opt = ember.optim.Adadelta([ember.zeros(3, requires_grad=True)], rho=0.9)
@@ -44,3 +44,16 @@ class Adadelta(Optimizer):
             state["acc_delta"]._array, lr=group["lr"], rho=group["rho"], eps=group["eps"],
             weight_decay=group["weight_decay"], maximize=group["maximize"],
         )
+
+    def _fused_update(self, params, grads: list, state: dict, group: dict) -> bool:
+        """The update of flattened ``params`` (a ``multi_tensor.PointerTable``) as one kernel,
+        once the state exists (the first step takes the flat path)."""
+        if not state:
+            return False
+        advance_step(state["step"])
+        rho, weight_decay = group["rho"], group["weight_decay"]
+        multi_tensor.fused_update(
+            "adadelta", params, grads, {n: state[n]._array for n in ("square_avg", "acc_delta")},
+            lr=group["lr"], rho=rho, one_minus_rho=1 - rho, eps=group["eps"],
+            weight_decay=weight_decay, maximize=group["maximize"], decay=bool(weight_decay))
+        return True

@@ -8,6 +8,16 @@ from ember.optim.optimizer import Optimizer, advance_step, check_option, init_st
 from ember.tensor import Tensor
 
 
+def adam_kernel_options(group: dict) -> dict:
+    """The options the Adam family's kernels share (``multi_tensor``'s ``_ADAM_SCALARS``)."""
+    lr, weight_decay = group["lr"], group["weight_decay"]
+    beta1, beta2 = group["betas"]
+    return dict(weight_decay=weight_decay, decay_factor=1 - lr * weight_decay,
+                one_minus_beta1=1 - beta1, beta2=beta2, one_minus_beta2=1 - beta2,
+                eps=group["eps"], maximize=group["maximize"], decay=bool(weight_decay),
+                decoupled=group["decoupled_weight_decay"])
+
+
 def check_adam_options(lr, betas, eps, weight_decay) -> None:
     """PyTorch's checks of the options the Adam family shares."""
     check_option(lr, "learning rate")
@@ -67,19 +77,15 @@ class Adam(Optimizer):
         amsgrad = group["amsgrad"]
         if "exp_avg" not in state or (amsgrad and "max_exp_avg_sq" not in state):
             return False
-        lr, weight_decay = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         bias_correction2_sqrt, step_size = _functional.adam_scalars(
-            advance_step(state["step"]), lr=lr, beta1=beta1, beta2=beta2)
+            advance_step(state["step"]), lr=group["lr"], beta1=beta1, beta2=beta2)
         buffers = {name: state[name]._array for name in ("exp_avg", "exp_avg_sq")}
         if amsgrad:
             buffers["max_exp_avg_sq"] = state["max_exp_avg_sq"]._array
         multi_tensor.fused_update(
-            "adam", params, grads, buffers, weight_decay=weight_decay,
-            decay_factor=1 - lr * weight_decay, one_minus_beta1=1 - beta1, beta2=beta2,
-            one_minus_beta2=1 - beta2, bias_correction2_sqrt=bias_correction2_sqrt,
-            eps=group["eps"], step_size=step_size, maximize=group["maximize"],
-            decay=bool(weight_decay), decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad)
+            "adam", params, grads, buffers, bias_correction2_sqrt=bias_correction2_sqrt,
+            step_size=step_size, amsgrad=amsgrad, **adam_kernel_options(group))
         return True
 
 
