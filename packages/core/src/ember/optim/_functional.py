@@ -4,7 +4,8 @@ Each function takes one parameter's arrays (``param``, ``grad`` and its state bu
 scalar options, updates ``param`` and the buffers in place, and never writes into ``grad``.
 They follow PyTorch's documented algorithms operation for operation; in-place ufuncs with
 ``out=`` keep each update to at most one or two temporary arrays. No graph is recorded: these
-see arrays, not tensors.
+see arrays, not tensors. Temporaries that later take ``out=`` are allocated with ``empty_like``
+first: numpy returns a 0-d parameter's ufunc result as a scalar, which ``out=`` rejects.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _direction(xp, param, grad, weight_decay: float, maximize: bool):
     A new array whenever it differs from ``grad``, so callers may overwrite it only then.
     """
     if weight_decay:
-        direction = xp.multiply(param, weight_decay)
+        direction = xp.multiply(param, weight_decay, out=xp.empty_like(param))
         if maximize:
             xp.subtract(direction, grad, out=direction)
         else:
@@ -85,8 +86,7 @@ def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step: float, *, l
     """
     grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
     scratch = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
-    bias_correction1 = 1 - beta1**step
-    bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+    bias_correction2_sqrt, step_size = adam_scalars(step, lr=lr, beta1=beta1, beta2=beta2)
     if max_exp_avg_sq is not None:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
         second_moment = max_exp_avg_sq
@@ -96,8 +96,18 @@ def adam(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step: float, *, l
     denom /= bias_correction2_sqrt
     denom += eps
     xp.divide(exp_avg, denom, out=denom)
-    denom *= lr / bias_correction1
+    denom *= step_size
     param -= denom
+
+
+def adam_scalars(step: float, *, lr, beta1, beta2) -> tuple[float, float]:
+    """Adam's ``sqrt(1 - beta2^t)`` and step size ``lr / (1 - beta1^t)`` at step ``t``."""
+    return math.sqrt(1 - beta2**step), lr / (1 - beta1**step)
+
+
+def adagrad_lr(lr: float, lr_decay: float, step: float) -> float:
+    """Adagrad's learning rate at step ``t``: ``lr / (1 + (t - 1) * lr_decay)``."""
+    return lr / (1 + (step - 1) * lr_decay)
 
 
 def rmsprop(xp, param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
@@ -105,7 +115,7 @@ def rmsprop(xp, param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha
     """RMSprop (Hinton), centered when ``grad_avg`` is given, with momentum when it is given."""
     grad = _direction(xp, param, grad, weight_decay, maximize)
     square_avg *= alpha
-    scratch = xp.multiply(grad, grad)
+    scratch = xp.multiply(grad, grad, out=xp.empty_like(param))
     scratch *= 1 - alpha
     square_avg += scratch
     if grad_avg is not None:
@@ -133,8 +143,8 @@ def adagrad(xp, param, grad, state_sum, step: float, *, lr, lr_decay, weight_dec
             maximize):
     """Adagrad (Duchi et al.) with learning-rate decay ``lr / (1 + (step - 1) * lr_decay)``."""
     grad = _direction(xp, param, grad, weight_decay, maximize)
-    clr = lr / (1 + (step - 1) * lr_decay)
-    scratch = xp.multiply(grad, grad)
+    clr = adagrad_lr(lr, lr_decay, step)
+    scratch = xp.multiply(grad, grad, out=xp.empty_like(param))
     state_sum += scratch
     std = xp.sqrt(state_sum, out=scratch)
     std += eps
@@ -158,7 +168,7 @@ def _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2):
 
     Returns a scratch array the caller may overwrite.
     """
-    scratch = xp.subtract(grad, exp_avg)
+    scratch = xp.subtract(grad, exp_avg, out=xp.empty_like(exp_avg))
     scratch *= 1 - beta1
     exp_avg += scratch
     exp_avg_sq *= beta2
@@ -177,16 +187,26 @@ def nadam(xp, param, grad, exp_avg, exp_avg_sq, step: float, mu_product_state, *
     ``mu_1 .. mu_{t-1}`` and is multiplied by ``mu_t`` in place before use.
     """
     grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
+    bias_correction2, grad_step, momentum_step = nadam_scalars(
+        step, mu_product_state, lr=lr, beta1=beta1, beta2=beta2, momentum_decay=momentum_decay)
+    denom = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
+    xp.divide(exp_avg_sq, bias_correction2, out=denom)
+    xp.sqrt(denom, out=denom)
+    denom += eps
+    param -= grad / denom * grad_step
+    param -= exp_avg / denom * momentum_step
+
+
+def nadam_scalars(step: float, mu_product_state, *, lr, beta1, beta2,
+                  momentum_decay) -> tuple[float, float, float]:
+    """NAdam's host scalars at step ``t``: multiplies ``mu_product_state`` by ``mu_t`` in place
+    and returns ``1 - beta2^t`` and the step sizes of the gradient and of the momentum."""
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
     mu_product_state *= mu
     mu_product = mu_product_state.item()
-    denom = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
-    xp.divide(exp_avg_sq, 1 - beta2**step, out=denom)
-    xp.sqrt(denom, out=denom)
-    denom += eps
-    param -= grad / denom * (lr * (1.0 - mu) / (1.0 - mu_product))
-    param -= exp_avg / denom * (lr * mu_next / (1.0 - mu_product * mu_next))
+    return (1 - beta2**step, lr * (1.0 - mu) / (1.0 - mu_product),
+            lr * mu_next / (1.0 - mu_product * mu_next))
 
 
 def radam(xp, param, grad, exp_avg, exp_avg_sq, step: float, *, lr, beta1, beta2, eps,
@@ -195,6 +215,21 @@ def radam(xp, param, grad, exp_avg, exp_avg_sq, step: float, *, lr, beta1, beta2
     variance of the adaptive learning rate is intractable (``rho_t <= 5``)."""
     grad = _decay(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
     scratch = _moments(xp, grad, exp_avg, exp_avg_sq, beta1, beta2)
+    rectified, step_size = radam_scalars(step, lr=lr, beta1=beta1, beta2=beta2)
+    if rectified:
+        denom = xp.sqrt(exp_avg_sq, out=scratch)
+        denom += eps
+        xp.divide(exp_avg, denom, out=denom)
+        denom *= step_size
+        param -= denom
+    else:
+        xp.multiply(exp_avg, step_size, out=scratch)
+        param -= scratch
+
+
+def radam_scalars(step: float, *, lr, beta1, beta2) -> tuple[bool, float]:
+    """Whether RAdam's adaptive term is on at step ``t`` (``rho_t > 5``), and the step size:
+    ``lr * r_t * sqrt(1 - beta2^t) / (1 - beta1^t)`` with it, ``lr / (1 - beta1^t)`` without."""
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     rho_inf = 2 / (1 - beta2) - 1
@@ -202,14 +237,8 @@ def radam(xp, param, grad, exp_avg, exp_avg_sq, step: float, *, lr, beta1, beta2
     if rho_t > 5.0:
         rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
                          / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-        denom = xp.sqrt(exp_avg_sq, out=scratch)
-        denom += eps
-        xp.divide(exp_avg, denom, out=denom)
-        denom *= lr * rect * math.sqrt(bias_correction2) / bias_correction1
-        param -= denom
-    else:
-        xp.multiply(exp_avg, lr / bias_correction1, out=scratch)
-        param -= scratch
+        return True, lr * rect * math.sqrt(bias_correction2) / bias_correction1
+    return False, lr / bias_correction1
 
 
 def adamax(xp, param, grad, exp_avg, exp_inf, step: float, *, lr, beta1, beta2, eps,
@@ -217,7 +246,7 @@ def adamax(xp, param, grad, exp_avg, exp_inf, step: float, *, lr, beta1, beta2, 
     """Adamax (Kingma & Ba, 2015): Adam with the infinity norm,
     ``u = max(beta2 u, |g| + eps)``, ``p -= lr / (1 - beta1^t) * m / u``."""
     grad = _direction(xp, param, grad, weight_decay, maximize)
-    scratch = xp.subtract(grad, exp_avg)
+    scratch = xp.subtract(grad, exp_avg, out=xp.empty_like(exp_avg))
     scratch *= 1 - beta1
     exp_avg += scratch
     exp_inf *= beta2
@@ -259,4 +288,9 @@ def asgd(xp, param, grad, ax, step: float, eta: float, mu: float, *, lr, lambd, 
         ax += (param - ax) * mu
     else:
         ax[...] = param
+    return asgd_next(step, lr=lr, lambd=lambd, alpha=alpha, t0=t0)
+
+
+def asgd_next(step: float, *, lr, lambd, alpha, t0) -> tuple[float, float]:
+    """ASGD's ``eta`` and ``mu`` for the step after step ``t``."""
     return lr / (1 + lambd * lr * step) ** alpha, 1 / max(1, step - t0)

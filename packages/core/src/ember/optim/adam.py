@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from ember.backend import xp_of
+from ember.backend import multi_tensor, xp_of
 from ember.optim import _functional
 from ember.optim.optimizer import Optimizer, advance_step, check_option, init_state, zeros_state
 from ember.tensor import Tensor
+
+
+def adam_kernel_options(group: dict) -> dict:
+    """The options the Adam family's kernels share (``multi_tensor``'s ``_ADAM_SCALARS``)."""
+    lr, weight_decay = group["lr"], group["weight_decay"]
+    beta1, beta2 = group["betas"]
+    return dict(weight_decay=weight_decay, decay_factor=1 - lr * weight_decay,
+                one_minus_beta1=1 - beta1, beta2=beta2, one_minus_beta2=1 - beta2,
+                eps=group["eps"], maximize=group["maximize"], decay=bool(weight_decay),
+                decoupled=group["decoupled_weight_decay"])
 
 
 def check_adam_options(lr, betas, eps, weight_decay) -> None:
@@ -27,7 +37,7 @@ class Adam(Optimizer):
     With ``decoupled_weight_decay`` (AdamW) the decay is ``p *= 1 - lr * weight_decay`` instead.
 
     State per parameter: ``step`` (0-d host float32 tensor), ``exp_avg``, ``exp_avg_sq`` and,
-    with AMSGrad, ``max_exp_avg_sq``.
+    with AMSGrad, ``max_exp_avg_sq``. ``foreach`` as in :class:`SGD`.
 
     Example:
         >>> model = ember.nn.Linear(4, 2)
@@ -35,13 +45,15 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
-                 decoupled_weight_decay: bool = False):
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, decoupled_weight_decay: bool = False):
         check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize,
+                        amsgrad=amsgrad, foreach=foreach, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
+
+    _host_scalars = ("step",)
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         init_state(state, param, "exp_avg", "exp_avg_sq")
@@ -59,6 +71,23 @@ class Adam(Optimizer):
             decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"],
         )
 
+    def _fused_update(self, params, grads: list, state: dict, group: dict) -> bool:
+        """The update of flattened ``params`` (a ``multi_tensor.PointerTable``) as one kernel,
+        once the state exists (the first step takes the flat path)."""
+        amsgrad = group["amsgrad"]
+        if "exp_avg" not in state or (amsgrad and "max_exp_avg_sq" not in state):
+            return False
+        beta1, beta2 = group["betas"]
+        bias_correction2_sqrt, step_size = _functional.adam_scalars(
+            advance_step(state["step"]), lr=group["lr"], beta1=beta1, beta2=beta2)
+        buffers = {name: state[name]._array for name in ("exp_avg", "exp_avg_sq")}
+        if amsgrad:
+            buffers["max_exp_avg_sq"] = state["max_exp_avg_sq"]._array
+        multi_tensor.fused_update(
+            "adam", params, grads, buffers, bias_correction2_sqrt=bias_correction2_sqrt,
+            step_size=step_size, amsgrad=amsgrad, **adam_kernel_options(group))
+        return True
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): ``p *= 1 - lr * wd``.
@@ -71,6 +100,8 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         decoupled_weight_decay=True)

@@ -3,6 +3,10 @@
 Subclasses keep the bookkeeping (which state a parameter has, reading a group's options) and call
 the update math in ``ember.optim._functional``, which works on raw numpy/cupy arrays in place.
 
+With ``foreach`` (PyTorch's option; None by default: on the GPU, and on the CPU where measured
+faster) the parameters of a group are updated together through flat state buffers, one kernel
+per group on the GPU; ``state[p]`` then holds views of those buffers (``ember.optim._flat``).
+
 Every optimizer's step counter (``state[p]["step"]``) is, as in PyTorch, a 0-d float32 tensor.
 Ember keeps it in host memory whatever the parameter's device, so reading it for the bias
 corrections never waits on the GPU; ``load_state_dict`` moves it back to the host.
@@ -18,6 +22,7 @@ import numpy as np
 
 from ember.autograd import enable_grad
 from ember.backend import CPU, Device, array_module, device_context, device_of, to_device
+from ember.optim._flat import GroupLayout
 from ember.tensor import Tensor
 
 
@@ -46,10 +51,19 @@ class Optimizer:
         0.1
     """
 
+    # The names of the 0-d host state entries (``step`` ...) of an optimizer whose update is
+    # elementwise, so that it may run on flattened parameters (``foreach``); None (custom
+    # optimizers): always one parameter at a time.
+    _host_scalars: tuple | None = None
+    # On the CPU with foreach=None, the mean parameter size (elements) up to which flattening a
+    # bucket was measured faster (``ember.optim._flat``).
+    _cpu_flat_mean = 1024
+
     def __init__(self, params, defaults: dict) -> None:
         self.defaults = defaults
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
+        self._layouts: dict = {}  # id(group) -> GroupLayout of its flat buckets
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
@@ -142,14 +156,35 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for param in group["params"]:
-                grad = param.grad
-                if grad is None:
-                    continue
-                with device_context(device_of(param._array)):
-                    self._update(param, grad._array, self.state[param], group)
-                param._bump_version()
+            if self._host_scalars is None or group.get("foreach") is False:
+                self._step_each(group["params"], group)
+            else:
+                self._step_foreach(group)
         return loss
+
+    def _step_each(self, params: list, group: dict) -> None:
+        """The per-parameter path: each parameter that has a gradient, one after the other."""
+        for param in params:
+            grad = param.grad
+            if grad is None:
+                continue
+            with device_context(device_of(param._array)):
+                self._update(param, grad._array, self.state[param], group)
+            param._bump_version()
+
+    def _step_foreach(self, group: dict) -> None:
+        """The multi-tensor path (``ember.optim._flat``): flat buckets, the rest one by one."""
+        params = [p for p in group["params"] if p.grad is not None]
+        layout = self._layouts.get(id(group))
+        if layout is None or not layout.matches(group, params, self.state):
+            layout = GroupLayout(group, params, self.state, self._host_scalars,
+                                 self._cpu_flat_mean)
+            live = {id(g) for g in self.param_groups}
+            self._layouts = {key: value for key, value in self._layouts.items() if key in live}
+            self._layouts[id(group)] = layout
+        for bucket in layout.buckets:
+            bucket.step(self, group)
+        self._step_each(layout.single, group)
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         """Updates ``param``'s array in place from the ``grad`` array; each optimizer defines it."""
@@ -228,6 +263,15 @@ class Optimizer:
             groups.append(loaded)
         self.state = state
         self.param_groups = groups
+        self._layouts = {}
+
+    def __getstate__(self) -> dict:
+        """A copy (``copy.deepcopy``) rebuilds its flat buffers: views do not survive copying."""
+        return {key: value for key, value in self.__dict__.items() if key != "_layouts"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._layouts = {}
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ember.backend import xp_of
+from ember.backend import multi_tensor, xp_of
 from ember.optim import _functional
-from ember.optim.adam import check_adam_options
+from ember.optim.adam import adam_kernel_options, check_adam_options
 from ember.optim.optimizer import Optimizer, advance_step, init_state
 from ember.tensor import Tensor
 
@@ -19,7 +19,7 @@ class RAdam(Optimizer):
     rectification ``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2)
     rho_t))``, else ``p -= lr * m / (1 - beta1^t)``.
 
-    State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``.
+    State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``. ``foreach`` as in :class:`SGD`.
 
     Example:
         >>> opt = ember.optim.RAdam([ember.zeros(3, requires_grad=True)], lr=1e-3)
@@ -27,11 +27,14 @@ class RAdam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
-                 maximize: bool = False):
+                 foreach: bool | None = None, maximize: bool = False):
         check_adam_options(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+                        decoupled_weight_decay=decoupled_weight_decay, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults)
+
+    _host_scalars = ("step",)
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         init_state(state, param, "exp_avg", "exp_avg_sq")
@@ -43,3 +46,16 @@ class RAdam(Optimizer):
             weight_decay=group["weight_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"],
         )
+
+    def _fused_update(self, params, grads: list, state: dict, group: dict) -> bool:
+        """The update of flattened ``params`` (a ``multi_tensor.PointerTable``) as one kernel,
+        once the state exists (the first step takes the flat path)."""
+        if not state:
+            return False
+        beta1, beta2 = group["betas"]
+        rectified, step_size = _functional.radam_scalars(
+            advance_step(state["step"]), lr=group["lr"], beta1=beta1, beta2=beta2)
+        multi_tensor.fused_update(
+            "radam", params, grads, {n: state[n]._array for n in ("exp_avg", "exp_avg_sq")},
+            step_size=step_size, rectified=rectified, **adam_kernel_options(group))
+        return True

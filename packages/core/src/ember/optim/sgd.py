@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ember.backend import xp_of
+from ember.backend import multi_tensor, xp_of
 from ember.optim import _functional
 from ember.optim.optimizer import Optimizer, check_option
 from ember.tensor import Tensor
@@ -17,6 +17,10 @@ class SGD(Optimizer):
 
     State per parameter: ``momentum_buffer`` (only with ``momentum != 0``).
 
+    ``foreach`` as PyTorch's: None picks the multi-tensor path on the GPU (one kernel per group
+    there) and, on the CPU, for parameters small enough that it is faster (see
+    ``ember.optim._flat``); True and False force it on or off. The results are the same.
+
     Example:
         >>> model = ember.nn.Linear(4, 2)
         >>> opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -26,15 +30,20 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None):
         check_option(lr, "learning rate")
         check_option(momentum, "momentum value")
         check_option(weight_decay, "weight_decay value")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        foreach=foreach)
         super().__init__(params, defaults)
+
+    _host_scalars = ()
+    _cpu_flat_mean = 256  # one or two array passes per parameter: less to save than Adam's
 
     def _update(self, param: Tensor, grad, state: dict, group: dict) -> None:
         buffer = state.get("momentum_buffer")
@@ -46,3 +55,18 @@ class SGD(Optimizer):
         )
         if buffer is None and new_buffer is not None:
             state["momentum_buffer"] = Tensor(new_buffer)
+
+    def _fused_update(self, params, grads: list, state: dict, group: dict) -> bool:
+        """The update of flattened ``params`` (a ``multi_tensor.PointerTable``) as one kernel."""
+        momentum, dampening = group["momentum"], group["dampening"]
+        first_step = bool(momentum) and "momentum_buffer" not in state
+        if first_step:
+            state["momentum_buffer"] = Tensor(
+                xp_of(params.arrays[0]).empty(params.total, params.dtype))
+        buffers = {"momentum_buffer": state["momentum_buffer"]._array} if momentum else {}
+        multi_tensor.fused_update(
+            "sgd", params, grads, buffers, lr=group["lr"], weight_decay=group["weight_decay"],
+            momentum=momentum, one_minus_dampening=1 - dampening, maximize=group["maximize"],
+            decay=bool(group["weight_decay"]), has_momentum=bool(momentum),
+            first_step=first_step, dampened=bool(dampening), nesterov=group["nesterov"])
+        return True
