@@ -18,7 +18,7 @@ from ember.backend import fused_kernels
 
 # the modules (ember.ops.softmax and nn.functional.dropout are also names of functions)
 OP_MODULES = [import_module(f"ember.ops.{name}") for name in
-              ("activation", "normalization", "recurrent", "softmax")]
+              ("activation", "elementwise", "normalization", "recurrent", "softmax")]
 dropout_module = import_module("ember.nn.functional.dropout")
 
 cuda = pytest.mark.cuda
@@ -64,6 +64,8 @@ GATES = _normal((5, 4, 12), (4, 3), (4, 3), (12, 3))
 # (name, the computation over tensors, its inputs, the kernels its forward and backward run)
 CASES = [
     ("relu", F.relu, ACTIVATION, {"relu_backward"}),
+    ("sigmoid", ember.sigmoid, ACTIVATION, {"sigmoid", "sigmoid_backward"}),
+    ("tanh", ember.tanh, ACTIVATION, {"tanh_backward"}),
     ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), ACTIVATION,
      {"leaky_relu", "leaky_relu_backward"}),
     ("elu", lambda x: F.elu(x, 1.3), ACTIVATION, {"elu", "elu_backward"}),

@@ -33,6 +33,15 @@ _INV_SQRT_2PI = "A(0.3989422804014327)"
 
 # name -> (input parameters, output parameters, body); ``T`` is the inputs' float dtype.
 KERNELS = {
+    "sigmoid": (
+        "T x", "T y",
+        "y = T(ember_sigmoid(A(x)));"),
+    "sigmoid_backward": (
+        "T grad, T y", "T grad_x",
+        "A s = y; grad_x = T(A(grad) * s - A(grad) * s * s);"),
+    "tanh_backward": (
+        "T grad, T y", "T grad_x",
+        "A t = y; grad_x = T(A(grad) - A(grad) * t * t);"),
     "leaky_relu": (
         "T x, T negative_slope", "T y",
         "A v = x; y = v > A(0) ? x : T(v * A(negative_slope));"),

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import masked
+from ember.backend import fused, masked
 from ember.ops._erf_float32 import erf_float32
 from ember.ops._promotion import cast, promote_pair, to_floating
 from ember.ops.arithmetic import _as_tensor_first, _operand
@@ -93,9 +93,20 @@ def _zero_gradient(m, grad, *saved):
 # ---- unary primitives, defined from their forward and the gradient formula ------------------
 
 
-def _unary_primitive(name: str, compute, gradient, saves):
+def _unary_primitive(name: str, compute, gradient, saves, kernels=(None, None)):
     """A Function ``name`` computing ``compute(xp, x)``, whose gradient is
-    ``gradient(m, grad, saved)``; ``saves`` is "input", "output" or None (nothing)."""
+    ``gradient(m, grad, saved)``; ``saves`` is "input", "output" or None (nothing).
+
+    ``kernels`` names the fused kernels (``ember.backend.fused``) of the forward and of the
+    array backward, where a GPU would otherwise run several: None keeps the array code alone.
+    """
+    forward_kernel, backward_kernel = kernels
+    if forward_kernel is not None:
+        array_compute = compute
+
+        def compute(xp, x):
+            return fused(forward_kernel, (x,), array_compute, xp, x)
+
     if saves == "input":
 
         def forward(ctx, x, **attrs):
@@ -114,9 +125,18 @@ def _unary_primitive(name: str, compute, gradient, saves):
         def forward(ctx, x, **attrs):
             return compute(ctx.xp, x, **attrs)
 
-    def backward_arrays(ctx, grad):
-        # Elementwise's, one call shorter (the formula takes no ctx): a call is 5% of a node
-        return gradient(array_math(ctx.xp), grad, *ctx.saved_arrays)
+    if backward_kernel is None:
+
+        def backward_arrays(ctx, grad):
+            # Elementwise's, one call shorter (the formula takes no ctx): a call is 5% of a node
+            return gradient(array_math(ctx.xp), grad, *ctx.saved_arrays)
+
+    else:
+
+        def backward_arrays(ctx, grad):
+            saved = ctx.saved_arrays
+            return fused(backward_kernel, (grad, *saved), gradient, array_math(ctx.xp), grad,
+                         *saved)
 
     class_name = "".join(part.capitalize() for part in name.split("_"))
     cls = type(class_name, (Elementwise,), {
@@ -129,10 +149,11 @@ def _unary_primitive(name: str, compute, gradient, saves):
     return primitive(name)(cls)
 
 
-def _floating_op(name: str, compute, gradient, saves="input", aliases=(), doc=""):
+def _floating_op(name: str, compute, gradient, saves="input", aliases=(), doc="",
+                 kernels=(None, None)):
     """Registers ``ember.<name>`` and ``Tensor.<name>`` (and aliases) for a float function:
     integer and bool inputs are cast to the default float dtype first."""
-    cls = _unary_primitive(name, compute, gradient, saves)
+    cls = _unary_primitive(name, compute, gradient, saves, kernels)
     apply = cls.apply
 
     def function(input):
@@ -170,7 +191,8 @@ Sinh = _floating_op("sinh", lambda xp, x: xp.sinh(x), lambda m, g, x: g * m.cosh
 Cosh = _floating_op("cosh", lambda xp, x: xp.cosh(x), lambda m, g, x: g * m.sinh(x))
 # g - g y y rather than g (1 - y y): a Python scalar operand costs numpy 0.25 us more per call
 # than an array (tanh's gradient on 8x8 1.05 -> 0.86 us); the same up to float rounding.
-Tanh = _floating_op("tanh", lambda xp, x: xp.tanh(x), lambda m, g, y: g - g * y * y, "output")
+Tanh = _floating_op("tanh", lambda xp, x: xp.tanh(x), lambda m, g, y: g - g * y * y, "output",
+                    kernels=(None, "tanh_backward"))
 Asinh = _floating_op("asinh", lambda xp, x: xp.arcsinh(x), lambda m, g, x: g / m.sqrt(x * x + 1),
                      aliases=("arcsinh",))
 Acosh = _floating_op("acosh", lambda xp, x: xp.arccosh(x), lambda m, g, x: g / m.sqrt(x * x - 1),
@@ -213,6 +235,7 @@ def _sigmoid_gradient(m, grad, y):
 
 
 Sigmoid = _floating_op("sigmoid", _sigmoid, _sigmoid_gradient, "output",
+                       kernels=("sigmoid", "sigmoid_backward"),
                        doc="Elementwise logistic function ``1 / (1 + exp(-x))``, without "
                            "overflow.")
 
