@@ -4,6 +4,8 @@ NCHW result. ``ColumnPlan``'s products over one kernel row at a time (K = kw) ar
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.ops._conv_columns import pad_into
 from ember.ops._windows import output_size
 from ember.ops._workspace import workspace
@@ -37,13 +39,14 @@ def _tap_columns(xp, x, kernel, geometry, out_size, ones=False):
     column, (images, kw, Hp, Wo), then each kernel row's window of those, Ho * Wo contiguous
     elements (LeNet-5's first layer: 0.58 -> 0.46 ms against one copy in runs of Wo). A chunk
     is about ``TAP_CHUNK_ELEMENTS``, so that it is still in cache when multiplied (in the
-    LeNet-5 step 4-12 images took 1.1-1.3 ms forward, 2 images 1.6, the whole batch 1.5)."""
+    LeNet-5 step 4-12 images took 1.1-1.3 ms forward, 2 images 1.6, the whole batch 1.5). On a
+    GPU the chunk is the whole batch: there each chunk costs kernel launches, not cache."""
     _, (ph, pw), (dh, dw), _ = geometry
     (kh, kw), (ho, wo) = kernel, out_size
     n, _, h, w = x.shape
     hp = h + 2 * ph
     depth = kh * kw + ones
-    images = max(1, min(n, TAP_CHUNK_ELEMENTS // (depth * ho * wo)))
+    images = max(1, min(n, TAP_CHUNK_ELEMENTS // (depth * ho * wo))) if xp is np else n
     source = workspace(xp, "conv.tap_source", n * hp * (w + 2 * pw), x.dtype).reshape(
         n, hp, w + 2 * pw)
     pad_into(source, x[:, 0], (ph, pw))
