@@ -70,8 +70,10 @@ def test_im2col_is_the_loop_and_col2im_its_adjoint(case):
     np.testing.assert_allclose(np.vdot(cols, other), np.vdot(x, back), rtol=1e-12)
 
 
+@pytest.mark.parametrize("limit", [whole.COLUMN_LIMIT, 1], ids=["whole", "image_by_image"])
 @pytest.mark.parametrize("case", GEOMETRIES, ids=_ids)
-def test_whole_batch_equals_the_chunked_cpu_path(case):
+def test_whole_batch_equals_the_chunked_cpu_path(case, limit, monkeypatch):
+    monkeypatch.setattr(whole, "COLUMN_LIMIT", limit)  # 1: one image at a time (huge layers)
     x, w, grad, geometry, _ = _arrays(case, np.float32)
     bias = np.linspace(-1, 1, w.shape[0], dtype=np.float32)
     close = {"rtol": 1e-4, "atol": 1e-4}
