@@ -27,21 +27,23 @@ _GEOMETRY_PARAMS = ", ".join(f"int32 {name}" for name in _GEOMETRY)
 _ACCUMULATOR = "typedef decltype(T(0) * 1.0f) A;\n"
 
 SIGNATURES = {
-    # i runs over the columns (c, i, j, n, p): each gets its input element or 0
+    # i runs over the columns (c, tap row r, tap column j, image n, position p): each gets its
+    # input element or 0; the slices of ops/_conv_whole_batch.py keep the quotient in int
     "im2col": (
         f"raw T x, {_GEOMETRY_PARAMS}", "raw T cols",
         """
 const long long positions = (long long) out_h * out_w;
-const long long p = i % positions;
-long long rest = i / positions;
-const long long n = rest % images; rest /= images;
+const long long above = i / positions;  // one 64-bit division; the rest fits in int
+const int p = (int) (i - above * positions);
+int rest = (int) above;
+const int n = rest % images; rest /= images;
 const int j = rest % kw; rest /= kw;
 const int r = rest % kh;
-const long long c = rest / kh;
-const int y = (int) (p / out_w) * sh - ph + r * dh;
-const int x_at = (int) (p % out_w) * sw - pw + j * dw;
+const int c = rest / kh;
+const int y = p / out_w * sh - ph + r * dh;
+const int x_at = p % out_w * sw - pw + j * dw;
 cols[i] = (y >= 0 && y < height && x_at >= 0 && x_at < width)
-    ? x[((n * channels + c) * height + y) * width + x_at] : T(0);
+    ? x[(((long long) n * channels + c) * height + y) * width + x_at] : T(0);
 """),
     # i runs over the input (n, c, y, x): the sum of the columns of the taps that read it, in
     # tap order (as the numpy reference adds them)
@@ -49,11 +51,12 @@ cols[i] = (y >= 0 && y < height && x_at >= 0 && x_at < width)
         f"raw T cols, {_GEOMETRY_PARAMS}", "raw T x",
         _ACCUMULATOR + """
 const long long positions = (long long) out_h * out_w;
-const int x_at = i % width;
-long long rest = i / width;
+const long long above = i / width;  // one 64-bit division; the rest fits in int
+const int x_at = (int) (i - above * width);
+int rest = (int) above;
 const int y = rest % height; rest /= height;
-const long long c = rest % channels;
-const long long n = rest / channels;
+const int c = rest % channels;
+const int n = rest / channels;
 A total = A(0);
 for (int r = 0; r < kh; ++r) {
   const int top = y + ph - r * dh;
@@ -61,7 +64,7 @@ for (int r = 0; r < kh; ++r) {
   for (int j = 0; j < kw; ++j) {
     const int left = x_at + pw - j * dw;
     if (left < 0 || left % sw != 0 || left / sw >= out_w) continue;
-    total += A(cols[(((c * kh + r) * kw + j) * images + n) * positions
+    total += A(cols[(((long long) (c * kh + r) * kw + j) * images + n) * positions
                     + (top / sh) * out_w + left / sw]);
   }
 }

@@ -31,6 +31,10 @@ strided layers are in ``ops/_conv_input_grads.py``.
 A single input channel at stride 1 on small images (LeNet-5's first layer) takes full tap
 columns image by image instead (``ops/_conv_single_channel.py``): with K = kh * kw in one product
 they are not thin.
+
+All of this is for the CPU's caches. On a GPU (cupy arrays) ``ops/_conv_whole_batch.py`` takes
+every entry point instead: one im2col kernel over the whole batch and one cuBLAS product each,
+since there the count of kernel launches, not the cache, bounds a step.
 """
 
 from __future__ import annotations
