@@ -174,7 +174,13 @@ def test_kernels_equal_the_numpy_im2col_and_col2im(case, dtype, kernels):
     np.testing.assert_array_equal(
         col2im(other, x.shape, w.shape[2:], geometry, out_size),
         conv_kernels._col2im_numpy(other, x.shape, w.shape[2:], geometry, out_size))
-    assert kernels.launches == ["im2col", "col2im"]
+    # a larger input (conv_transpose2d's output_padding): rows and columns no tap reads get 0
+    n, c, h, w_ = x.shape
+    np.testing.assert_array_equal(
+        col2im(other, (n, c, h + 1, w_ + 2), w.shape[2:], geometry, out_size),
+        conv_kernels._col2im_numpy(other, (n, c, h + 1, w_ + 2), w.shape[2:], geometry,
+                                   out_size))
+    assert kernels.launches == ["im2col", "col2im", "col2im"]
 
 
 @needs_compiler
@@ -231,3 +237,19 @@ def test_cuda_conv1d_and_transposed_equal_the_cpu():
             results.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in xs])
         for got, expected in zip(results[1], results[0]):
             np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not ember.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("case", GEOMETRIES[:5], ids=_ids)
+def test_cuda_float16_conv2d_is_close_to_float32_on_the_cpu(case):
+    x, w, _, (stride, padding, dilation, groups), _ = _arrays(case)
+    results = []
+    for device, dtype in (("cpu", ember.float32), ("cuda", ember.float16)):
+        xs = [ember.tensor(a, dtype=dtype, device=device, requires_grad=True) for a in (x, w)]
+        out = F.conv2d(*xs, None, stride, padding, dilation, groups)
+        out.sum().backward()
+        results.append([t.detach().float().cpu().numpy() for t in (out, xs[0].grad, xs[1].grad)])
+    for got, expected in zip(results[1], results[0]):
+        scale = np.abs(expected).max()
+        np.testing.assert_allclose(got, expected, rtol=1e-2, atol=1e-2 * scale)
