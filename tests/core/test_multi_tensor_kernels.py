@@ -5,14 +5,13 @@ them must then give the per-parameter numpy path's values bit for bit: this chec
 arithmetic and bisection, and the scalars and flags each optimizer passes, without a GPU.
 On a GPU the cuda tests of test_optim_foreach.py run the same kernels through cupy."""
 
-import ctypes
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
 import ember
+from cpu_kernels import CpuKernels
 from ember.backend import multi_tensor
 from ember.nn.utils import clip_grad_norm_, clip_grad_value_
 from test_clip_grad_foreach import params_with_grads
@@ -20,58 +19,9 @@ from test_optim_foreach import CASES, assert_same, case_id, trajectory
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs a C++ compiler")
 
-_C_TYPES = {"uint64": "unsigned long long", "int64": "long long", "int32": "int", "T": "T"}
-_VALUE_TYPES = {"float32": ("float", ctypes.c_float), "float64": ("double", ctypes.c_double)}
-
-
-def _params(spec: str) -> list:
-    """(raw, C type, name) of each parameter of an ElementwiseKernel signature."""
-    params = []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        words = part.split()
-        params.append((words[0] == "raw", _C_TYPES[words[-2]], words[-1]))
-    return params
-
-
-class CpuKernels:
-    """Builds each (kernel, dtype) once as a shared library and launches it like cupy would."""
-
-    def __init__(self, folder) -> None:
-        self.folder, self.built, self.launches = folder, {}, []
-
-    def launch(self, name: str, dtype, args: list, size: int) -> None:
-        library, params, value_type = self._build(name, np.dtype(dtype).name)
-        converted = []
-        for (raw, c_type, _), arg in zip(params, args, strict=True):
-            if raw:
-                converted.append(ctypes.c_void_p(arg.ctypes.data))
-            else:
-                converted.append(ctypes.c_int(arg) if c_type == "int" else value_type(arg))
-        library.run(*converted, ctypes.c_longlong(size))
-        self.launches.append(name)
-
-    def _build(self, name: str, type_name: str):
-        key = (name, type_name)
-        if key not in self.built:
-            in_params, out_params, body = multi_tensor.SIGNATURES[name]
-            params = _params(in_params) + _params(out_params)
-            signature = ", ".join(f"{c}* {n}" if raw else f"{c} {n}" for raw, c, n in params)
-            c_name, value_type = _VALUE_TYPES[type_name]
-            source = self.folder / f"{name}_{type_name}.cpp"
-            source.write_text(
-                f"#include <cmath>\nusing std::sqrt;\ntypedef {c_name} T;\n"
-                f'extern "C" void run({signature}, long long size) {{\n'
-                f"  for (long long i = 0; i < size; ++i) {{\n{body}\n  }}\n}}\n")
-            library = source.with_suffix(".so")
-            subprocess.run(["g++", "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o",
-                            str(library), str(source)], check=True)
-            self.built[key] = (ctypes.CDLL(str(library)), params, value_type)
-        return self.built[key]
-
-
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    return CpuKernels(tmp_path_factory.mktemp("kernels"))
+    return CpuKernels(tmp_path_factory.mktemp("kernels"), multi_tensor.SIGNATURES)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from ember.backend.arrays import (
     masked,
     pin_memory,
 )
+from ember.backend.conv_kernels import col2im, im2col
 from ember.backend.deferred import check_extremes, settle
 from ember.backend.device import (
     CPU,
@@ -37,6 +38,7 @@ __all__ = [
     "Generator",
     "array_module",
     "check_extremes",
+    "col2im",
     "cuda_available",
     "cuda_device_count",
     "cupy_module",
@@ -47,6 +49,7 @@ __all__ = [
     "fused",
     "grouped_matmul",
     "hide_float_warnings",
+    "im2col",
     "index_add",
     "index_reduce",
     "is_pinned",

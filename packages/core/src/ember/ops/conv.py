@@ -31,11 +31,17 @@ strided layers are in ``ops/_conv_input_grads.py``.
 A single input channel at stride 1 on small images (LeNet-5's first layer) takes full tap
 columns image by image instead (``ops/_conv_single_channel.py``): with K = kh * kw in one product
 they are not thin.
+
+All of this is for the CPU's caches. On a GPU (cupy arrays) ``ops/_conv_whole_batch.py`` takes
+every entry point instead: one im2col kernel over the whole batch and one cuBLAS product each,
+since there the count of kernel launches, not the cache, bounds a step.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ember.autograd.function import Function
 from ember.backend import grouped_matmul
@@ -45,6 +51,12 @@ from ember.ops._conv_single_channel import (
     single_channel_fits,
     single_channel_forward,
     single_channel_weight_grad,
+)
+from ember.ops._conv_whole_batch import (
+    whole_batch_both_grads,
+    whole_batch_forward,
+    whole_batch_input_grad,
+    whole_batch_weight_grad,
 )
 from ember.ops._windows import pair
 from ember.ops.op import op, primitive
@@ -68,6 +80,8 @@ def _conv_forward(xp, x, weight, geometry, bias=None, each_chunk=None):
     of the result as it is written (``_write``), not by a separate op.
     ``each_chunk(first, end, parts)``, when given, also sees every chunk's column matrices.
     """
+    if xp is not np:  # a GPU: the whole batch in a few launches (ops/_conv_whole_batch.py)
+        return whole_batch_forward(xp, x, weight, geometry, bias)
     if each_chunk is None and single_channel_fits(x.shape, weight.shape, geometry):
         return single_channel_forward(xp, x, weight, geometry, bias)
     plan = ColumnPlan(xp, x.shape, weight.shape, geometry)
@@ -134,6 +148,8 @@ def _weight_grad(xp, x, grad, w_shape, geometry):
     The columns are rebuilt rather than kept from the forward: rebuilding a chunk in cache is
     cheaper than writing the whole batch's columns out to memory and reading them back.
     """
+    if xp is not np:
+        return whole_batch_weight_grad(xp, x, grad, w_shape, geometry)
     if single_channel_fits(x.shape, w_shape, geometry):
         return single_channel_weight_grad(xp, x, grad, w_shape, geometry)
     plan = ColumnPlan(xp, x.shape, w_shape, geometry)
@@ -176,6 +192,8 @@ def _adjoint_geometry(w_shape, geometry):
 
 def _input_grad(xp, grad, weight, x_shape, geometry):
     """dL/dx of the convolution (a transposed convolution of grad with the weight)."""
+    if xp is not np:
+        return whole_batch_input_grad(xp, grad, weight, x_shape, geometry)
     adjoint = _adjoint_geometry(weight.shape, geometry)
     if adjoint is not None:
         return _conv_forward(xp, grad, _flipped(weight, geometry[3]), adjoint)
@@ -238,6 +256,8 @@ class Conv2d(Function):
         xp = ctx.xp
         # einsum's per-channel sums: twice as fast as sum(axis=(0, 2, 3)) at LeNet-5's sizes
         grad_b = xp.einsum("nchw->c", grad) if len(needs) > 2 and needs[2] else None
+        if xp is not np and needs[0] and needs[1]:
+            return whole_batch_both_grads(xp, x, weight, grad, geometry) + (grad_b,)
         adjoint = _adjoint_geometry(weight.shape, geometry) if needs[0] and needs[1] else None
         if adjoint is not None:
             return _both_grads(xp, x, weight, grad, adjoint) + (grad_b,)
