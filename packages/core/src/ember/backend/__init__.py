@@ -26,7 +26,7 @@ from ember.backend.device import (
     xp_of,
 )
 from ember.backend.float_warnings import ensure_float_warnings_hidden, hide_float_warnings
-from ember.backend.fused_kernels import fused
+from ember.backend.fused_kernels import FusedByModule, fused
 from ember.backend.random import Generator, default_generator, manual_seed_all
 
 hide_float_warnings()
@@ -47,6 +47,7 @@ __all__ = [
     "device_of",
     "ensure_float_warnings_hidden",
     "fused",
+    "FusedByModule",
     "grouped_matmul",
     "hide_float_warnings",
     "im2col",

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import fused, masked
+from ember.backend import FusedByModule, masked
 from ember.ops._erf_float32 import erf_float32
 from ember.ops._promotion import cast, promote_pair, to_floating
 from ember.ops.arithmetic import _as_tensor_first, _operand
@@ -97,15 +97,19 @@ def _unary_primitive(name: str, compute, gradient, saves, kernels=(None, None)):
     """A Function ``name`` computing ``compute(xp, x)``, whose gradient is
     ``gradient(m, grad, saved)``; ``saves`` is "input", "output" or None (nothing).
 
-    ``kernels`` names the fused kernels (``ember.backend.fused``) of the forward and of the
-    array backward, where a GPU would otherwise run several: None keeps the array code alone.
+    ``kernels`` names the fused kernels (``ember.backend.FusedByModule``) of the forward and of
+    the array backward, where a GPU would otherwise run several: None keeps the array code alone.
+    The class keeps their tables as ``fused_tables`` ("forward", "backward").
     """
     forward_kernel, backward_kernel = kernels
+    tables = {}
     if forward_kernel is not None:
         array_compute = compute
+        forwards = tables["forward"] = FusedByModule(
+            forward_kernel, lambda xp: partial(array_compute, xp))
 
         def compute(xp, x):
-            return fused(forward_kernel, (x,), array_compute, xp, x)
+            return forwards[xp](x)
 
     if saves == "input":
 
@@ -132,17 +136,18 @@ def _unary_primitive(name: str, compute, gradient, saves, kernels=(None, None)):
             return gradient(array_math(ctx.xp), grad, *ctx.saved_arrays)
 
     else:
+        backwards = tables["backward"] = FusedByModule(
+            backward_kernel, lambda xp: partial(gradient, array_math(xp)))
 
         def backward_arrays(ctx, grad):
-            saved = ctx.saved_arrays
-            return fused(backward_kernel, (grad, *saved), gradient, array_math(ctx.xp), grad,
-                         *saved)
+            return backwards[ctx.xp](grad, *ctx.saved_arrays)
 
     class_name = "".join(part.capitalize() for part in name.split("_"))
     cls = type(class_name, (Elementwise,), {
         "forward": staticmethod(forward),
         "gradient": staticmethod(lambda m, ctx, grad, *saved: gradient(m, grad, *saved)),
         "backward_arrays": staticmethod(backward_arrays),
+        "fused_tables": tables,
         "__doc__": f"Elementwise {name}.",
         "__module__": __name__,
     })
