@@ -7,6 +7,7 @@
 #   make docs       the API reference and guides into site/ (creates .venv-docs with MkDocs)
 #   make test-gpu   the cuda-marked and device-parametrised tests, on a machine with cupy and a GPU
 #   make bench-gpu  Ember vs PyTorch CUDA on that GPU, side by side (GPU_PYTHON needs torch too)
+#   make gpu-check  test-gpu, then bench-gpu whatever the tests gave (fails if the tests failed)
 #   make clean      caches and build artefacts; `make distclean` also removes the venvs
 
 SHELL := bash
@@ -48,7 +49,7 @@ BENCH_STAMP := $(BENCH_VENV)/.ember-installed
 CUDA_STAMP := $(VENV)/.cuda-installed
 DOCS_STAMP := $(DOCS_VENV)/.docs-installed
 
-.PHONY: test demo lint bench docs test-gpu bench-gpu install clean distclean
+.PHONY: test demo lint bench docs test-gpu bench-gpu gpu-check install clean distclean
 
 install: $(STAMP)
 
@@ -129,6 +130,11 @@ test-gpu: $(GPU_DEPS)
 bench-gpu: $(GPU_DEPS)
 	PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) benchmarks/run.py \
 		--device cuda $(BENCH_ARGS)
+
+# One GPU session's whole check: the timings come back even when a test fails.
+gpu-check:
+	@status=0; $(MAKE) --no-print-directory test-gpu || status=$$?; \
+		$(MAKE) --no-print-directory bench-gpu; exit $$status
 
 clean:
 	find . -path ./.git -prune -o -path ./$(VENV) -prune -o -path ./$(BENCH_VENV) -prune -o \
