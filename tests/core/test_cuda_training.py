@@ -176,7 +176,10 @@ def test_memory_pool_stops_growing_over_a_long_run():
         step()
         reserved.append(ember.cuda.memory_reserved())
     ember.cuda.synchronize()
-    assert reserved[-1] == reserved[9], f"the pool grew after step 10: {reserved}"
+    # Up to 64 KiB of slack: the late value checks hold 2-element arrays until the GPU has
+    # passed them, as many as the host runs ahead; one activation leaked a step (256 KiB)
+    # or fragmentation would grow the pool by megabytes over these 20 steps.
+    assert reserved[-1] - reserved[9] <= 64 * 1024, f"the pool grew after step 10: {reserved}"
     parameter_bytes = sum(p.nbytes for p in model.parameters())
     peak = ember.cuda.max_memory_allocated()
     assert ember.cuda.memory_allocated() <= peak <= ember.cuda.memory_reserved()
