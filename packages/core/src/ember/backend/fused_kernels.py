@@ -97,6 +97,18 @@ KERNELS = {
     "dropout_mask": (
         "T draws, T p, T scale", "T mask",
         "mask = A(draws) >= A(p) ? scale : T(0);"),
+    "batch_norm_scale": (
+        # per channel: 1 / sqrt(var + eps) and weight times it
+        "T var, T weight, T eps", "T inv_std, T scale",
+        "A s = A(1) / sqrt(A(var) + A(eps)); inv_std = T(s); scale = T(A(weight) * A(inv_std));"),
+    "batch_norm_grad_coefficients": (
+        # per channel, from sum(grad * centered) and sum(grad): dL/dweight and _input_grad_'s
+        # slope, offset and scale (each rounded to T between steps, as the array code)
+        "T grad_weight_centered, T grad_bias, T inv_std, T weight, T count",
+        "T grad_weight, T slope, T offset, T scale",
+        "T gw = T(A(grad_weight_centered) * A(inv_std)); grad_weight = gw;"
+        " slope = T(A(T(A(inv_std) * A(gw))) / A(count));"
+        " offset = T(A(grad_bias) / A(count)); scale = T(A(weight) * A(inv_std));"),
     "scale_shift_": (
         # in place: y * scale + shift, per-channel rows broadcast over the batch
         "T scale, T shift", "T y",
