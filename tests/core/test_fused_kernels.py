@@ -83,7 +83,7 @@ CASES = [
     ("relu6", F.relu6, ACTIVATION, {"hardtanh_backward"}),
     ("batch_norm", _batch_norm, _normal((6, 3, 4, 5), (3,), (3,)),
      {"batch_norm_scale", "scale_shift_", "batch_norm_grad_coefficients",
-      "batch_norm_input_grad_"}),
+      "batch_norm_input_grad_", "batch_norm_running_"}),
     ("layer_norm", _layer_norm, _normal((4, 3, 6), (6,), (6,)), {"standardize_backward"}),
     ("group_norm", _group_norm, _normal((3, 4, 5)), {"standardize_backward"}),
     ("softmax", lambda x: F.softmax(x, dim=1), _normal((5, 7)),

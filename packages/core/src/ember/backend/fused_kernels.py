@@ -109,6 +109,12 @@ KERNELS = {
         "T gw = T(A(grad_weight_centered) * A(inv_std)); grad_weight = gw;"
         " slope = T(A(T(A(inv_std) * A(gw))) / A(count));"
         " offset = T(A(grad_bias) / A(count)); scale = T(A(weight) * A(inv_std));"),
+    "batch_norm_running_": (
+        # per channel, in place: keep * running + factor * batch (the variance's corrected)
+        "T mean, T var, T keep, T factor, T correction", "T running_mean, T running_var",
+        "running_mean = T(A(T(A(running_mean) * A(keep))) + A(T(A(factor) * A(mean))));"
+        " running_var = T(A(T(A(running_var) * A(keep)))"
+        " + A(T(A(T(A(factor) * A(var))) * A(correction))));"),
     "scale_shift_": (
         # in place: y * scale + shift, per-channel rows broadcast over the batch
         "T scale, T shift", "T y",

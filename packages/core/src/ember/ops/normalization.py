@@ -141,6 +141,15 @@ def _grad_coefficients(grad_weight_centered, grad_bias, inv_std, weight, count):
     return grad_weight, inv_std * grad_weight / count, grad_bias / count, weight * inv_std
 
 
+def _update_running_(mean, var, keep, factor, correction, running_mean, running_var):
+    """The running statistics, in place: ``keep * running + factor * batch`` (the variance's
+    batch value times ``correction``, unbiased)."""
+    running_mean *= keep
+    running_mean += factor * mean
+    running_var *= keep
+    running_var += factor * var * correction
+
+
 def _scale_shift_(scale, shift, out):
     out *= scale
     out += shift
@@ -246,10 +255,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 _observed_update(running_mean, mean.reshape(-1), factor, 1.0)
                 _observed_update(running_var, var.reshape(-1), factor, count / (count - 1))
                 return out
-            running_mean._array *= 1 - factor
-            running_mean._array += factor * mean._array.reshape(-1)
-            running_var._array *= 1 - factor
-            running_var._array += factor * var._array.reshape(-1) * (count / (count - 1))
+            update = (mean._array.reshape(-1), var._array.reshape(-1), 1 - factor, factor,
+                      count / (count - 1), running_mean._array, running_var._array)
+            fused("batch_norm_running_", update, _update_running_, *update)
             running_mean._bump_version()
             running_var._bump_version()
     return out
