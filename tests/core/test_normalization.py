@@ -117,6 +117,28 @@ def test_batch_norm_of_channels_last_memory(device):
         np.testing.assert_allclose(value, ref, rtol=1e-12, atol=1e-12)
 
 
+def test_batch_norm_gpu_layout_on_numpy_arrays(monkeypatch):
+    """The GPU's layout (rows (N, C, S) and per-channel values (C, 1) broadcast, not repeated),
+    taken here with numpy arrays, gives the CPU layout's results and running statistics."""
+    from ember.ops import normalization
+
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((5, 3, 4, 6)) + 1
+    w, b, grad = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(x.shape)
+
+    def results():
+        running = [ember.zeros(3, dtype=ember.float64), ember.ones(3, dtype=ember.float64)]
+        xt, wt, bt = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+        out = ember.nn.functional.batch_norm(xt, *running, wt, bt, training=True)
+        out.backward(ember.tensor(grad))
+        return [t.numpy() for t in (out.detach(), xt.grad, wt.grad, bt.grad, *running)]
+
+    expected = results()
+    monkeypatch.setattr(normalization, "np", None)  # every array module now takes the GPU's
+    for ref, value in zip(expected, results()):
+        np.testing.assert_allclose(value, ref, rtol=1e-12, atol=1e-12)
+
+
 def test_layer_norm(device):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 4))

@@ -8,6 +8,8 @@ The affine part (weight, bias) is ordinary broadcasting arithmetic.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.autograd import observe
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
@@ -70,7 +72,7 @@ class BatchNormAffine(Function):
         count = x.size // channels
         mean = _channel_sums(xp, channels, x) / count
         # centered, then scaled and shifted in place: no temporary activation
-        out = _rows(x) - _spread(xp, mean, x)
+        out = _rows(xp, x) - _spread(xp, mean, x)
         var = _channel_sums(xp, channels, out, out) / count
         inv_std, scale = fused("batch_norm_scale", (var, weight, eps), _batch_norm_scale, xp,
                                var, weight, eps)
@@ -98,7 +100,7 @@ class BatchNormAffine(Function):
         xp = ctx.xp
         channels = x.shape[1]
         count = x.size // channels
-        rows, grad_rows = _rows(x), _rows(grad)
+        rows, grad_rows = _rows(xp, x), _rows(xp, grad)
         grad_x = xp.empty(rows.shape, dtype=xp.result_type(x, mean))
         blocks = sample_blocks(xp, rows, _BLOCK_BYTES)
         centre = _spread(xp, mean, x)
@@ -163,9 +165,10 @@ def _input_grad_(xp, grad, slope, offset, scale, centered):
     centered *= scale
 
 
-def _rows(a):
-    """``a`` (N, C, ...) as (N, C * S) rows, S the positions per channel."""
-    return a.reshape(a.shape[0], -1)
+def _rows(xp, a):
+    """``a`` (N, C, ...) as (N, C * S) rows, S the positions per channel; on a GPU as
+    (N, C, S), which ``_spread``'s (C, 1) values broadcast over."""
+    return a.reshape(a.shape[0], -1) if xp is np else a.reshape(a.shape[0], a.shape[1], -1)
 
 
 # Batch norm's passes go a block of about 256 KB of samples at a time (``sample_blocks``):
@@ -176,11 +179,14 @@ _BLOCK_BYTES = 1 << 18
 
 def _spread(xp, per_channel, x):
     """Per-channel values (C of them) repeated over each channel's positions: a (C * S,) row
-    that arithmetic with ``_rows(x)`` broadcasts over the batch only.
+    that arithmetic with ``_rows(xp, x)`` broadcasts over the batch only.
 
     numpy runs that 1.5-2.5x faster than broadcasting (1, C, 1, 1) over (N, C, H, W) at CNN
-    sizes: rows shorter than its 8192-element buffer take its slower buffered iteration.
+    sizes: rows shorter than its 8192-element buffer take its slower buffered iteration. On a
+    GPU broadcasting costs nothing and a repeat a launch: there the values stay (C, 1).
     """
+    if xp is not np:
+        return per_channel.reshape(-1, 1)
     return xp.repeat(per_channel.reshape(-1), x.size // (x.shape[0] * x.shape[1]))
 
 
