@@ -8,6 +8,9 @@ The affine part (weight, bias) is ordinary broadcasting arithmetic.
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import add
+
 import numpy as np
 
 from ember.autograd import observe
@@ -105,12 +108,14 @@ class BatchNormAffine(Function):
         blocks = sample_blocks(xp, rows, _BLOCK_BYTES)
         centre = _spread(xp, mean, x)
         # centered into grad_x, then turned into dL/dx in place: no temporaries
-        grad_bias = grad_weight = 0
+        bias_parts, weight_parts = [], []
         for block in blocks:
             centered = grad_x[block]
             xp.subtract(rows[block], centre, out=centered)
-            grad_bias = grad_bias + _channel_sums(xp, channels, grad_rows[block])
-            grad_weight = grad_weight + _channel_sums(xp, channels, grad_rows[block], centered)
+            bias_parts.append(_channel_sums(xp, channels, grad_rows[block]))
+            weight_parts.append(_channel_sums(xp, channels, grad_rows[block], centered))
+        # summed without a first 0 + part (a launch each on a GPU, where there is one block)
+        grad_bias, grad_weight = reduce(add, bias_parts), reduce(add, weight_parts)
         # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), x_hat = centered * inv_std
         per_channel = (grad_weight, grad_bias, inv_std, weight, count)
         grad_weight, slope, offset, scale = fused(
