@@ -123,6 +123,12 @@ KERNELS = {
         # in place: centered x -> scale * (grad - (centered * slope + offset))
         "T grad, T slope, T offset, T scale", "T centered",
         "centered = T(A(scale) * (A(grad) - (A(centered) * A(slope) + A(offset))));"),
+    "erf": (
+        "T x", "T y",
+        "y = T(erf(A(x)));"),
+    "erfc": (
+        "T x", "T y",
+        "y = T(erfc(A(x)));"),
     "exp_difference": (
         "T x, T peak", "T y",
         "y = T(exp(A(x) - A(peak)));"),

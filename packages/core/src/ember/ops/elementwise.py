@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import FusedByModule, masked
+from ember.backend import FusedByModule, fused, masked
 from ember.ops._erf_float32 import erf_float32
 from ember.ops._promotion import cast, promote_pair, to_floating
 from ember.ops.arithmetic import _as_tensor_first, _operand
@@ -324,6 +324,16 @@ def _erf_parts(xp, x):
 
 
 def _erf(xp, x):
+    """erf of a float array: one kernel on a GPU (CUDA's ``erf``), Cody's formulas here, whose
+    boolean masks would make a GPU wait for the host."""
+    return fused("erf", (x,), _erf_array, xp, x)
+
+
+def _erfc(xp, x):
+    return fused("erfc", (x,), _erfc_array, xp, x)
+
+
+def _erf_array(xp, x):
     if x.dtype == xp.float32 or x.dtype == xp.float16:
         return erf_float32(xp, x)  # 2.5x fewer passes, to float32 precision
     work, near, erf_near, tail = _erf_parts(xp, x)
@@ -333,7 +343,7 @@ def _erf(xp, x):
     return result.reshape(x.shape).astype(x.dtype, copy=False)
 
 
-def _erfc(xp, x):
+def _erfc_array(xp, x):
     work, near, erf_near, tail = _erf_parts(xp, x)
     result = xp.empty_like(work)
     result[near] = 1 - erf_near
@@ -344,7 +354,8 @@ def _erfc(xp, x):
 def normal_cdf(xp, x):
     """The standard normal CDF ``erfc(-x / sqrt 2) / 2``, with relative precision in the left
     tail. In float32 and float16 it is ``(1 + erf(x / sqrt 2)) / 2`` on the fast float32 erf, and
-    erfc only where that sum would cancel (x < -2, about 2% of normal inputs)."""
+    erfc only where that sum would cancel (x < -2, about 2% of normal inputs). (GELU, its user,
+    runs its own kernels on a GPU.)"""
     if x.dtype != xp.float32 and x.dtype != xp.float16:
         return 0.5 * _erfc(xp, x * -_SQRT_HALF)
     flat = x.reshape(-1)  # boolean masks of 0-d arrays differ between numpy and cupy

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import warnings
 
-from ember.backend import xp_of
+from ember.backend import reading_waits, xp_of
 from ember.ops.join import stack
 from ember.tensor.creation import linspace, ones
 from ember.tensor.tensor import Tensor
@@ -92,7 +92,7 @@ def _gather(input: Tensor, flat, inside) -> Tensor:
     xp = xp_of(input._array)
     index = Tensor(xp.broadcast_to(flat.reshape(n, 1, -1), (n, c, flat[0].size)))
     values = input.reshape(n, c, -1).gather(2, index).reshape(n, c, *flat.shape[1:])
-    if inside.all():
+    if not reading_waits(inside) and inside.all():  # on a GPU, mask without checking
         return values
     return values * Tensor(inside[:, None].astype(input._array.dtype))
 

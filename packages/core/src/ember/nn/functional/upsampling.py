@@ -179,9 +179,10 @@ def _resample_axis(input: Tensor, axis: int, index, weight, padded: bool) -> Ten
     xp, dtype = xp_of(input._array), input._array.dtype
     moved = input.movedim(axis, -1)
     taps, out_size = index.shape
-    # Only finite input goes through the product: 0 * inf would spread NaN along the row.
-    if weight is not None and moved.shape[-1] <= _DENSE_LIMIT and \
-            bool(xp.isfinite(input._array).all()):
+    # Only finite input goes through the product: 0 * inf would spread NaN along the row. On a
+    # GPU, where checking would wait for it, the taps are gathered.
+    if weight is not None and moved.shape[-1] <= _DENSE_LIMIT and xp is np and \
+            bool(np.isfinite(input._array).all()):
         matrix = np.zeros((moved.shape[-1], out_size))
         np.add.at(matrix, (index, np.broadcast_to(np.arange(out_size), index.shape)), weight)
         resampled = moved @ Tensor(xp.asarray(matrix, dtype=dtype))
