@@ -39,7 +39,7 @@ def _spd(x):
 
 def _spd_t(x):
     n = x.shape[-1]
-    return x @ x.mT + n * ember.eye(n, dtype=x.dtype)
+    return x @ x.mT + n * ember.eye(n, dtype=x.dtype, device=x.device)
 
 
 def _case(name, fn, ref, shapes, inputs=_shifted, **extra):

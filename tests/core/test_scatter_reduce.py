@@ -83,9 +83,9 @@ def test_scatter_reduce_bad_arguments():
 
 @pytest.mark.parametrize("call", [
     lambda x, i: x.gather(0, i),
-    lambda x, i: x.scatter(0, i, ember.ones(1)),
+    lambda x, i: x.scatter(0, i, ember.ones(1, device=x.device)),
     lambda x, i: x.scatter(0, i, value=1.0),
-    lambda x, i: x.scatter_add(0, i, ember.ones(1)),
+    lambda x, i: x.scatter_add(0, i, ember.ones(1, device=x.device)),
 ], ids=["gather", "scatter", "scatter-value", "scatter_add"])
 def test_negative_index_in_gather_and_scatter_is_out_of_bounds(call, device):
     # torch: RuntimeError: index -1 is out of bounds for dimension 0 with size 5
@@ -97,7 +97,7 @@ def test_negative_index_in_gather_and_scatter_is_out_of_bounds(call, device):
 
 @pytest.mark.parametrize("call", [
     lambda x, i: x.index_select(0, i),
-    lambda x, i: x.index_add(0, i, ember.ones(1)),
+    lambda x, i: x.index_add(0, i, ember.ones(1, device=x.device)),
 ], ids=["index_select", "index_add"])
 def test_negative_index_in_index_select_and_add_is_out_of_range(call, device):
     # torch: IndexError: index out of range in self

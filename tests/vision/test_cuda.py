@@ -37,8 +37,14 @@ def test_train_step_on_the_gpu_matches_the_cpu(name, shape):
     loss_cpu, grads_cpu = _step(model, images, labels)
     loss_gpu, grads_gpu = _step(on_gpu, images.to("cuda"), labels.to("cuda"))
     assert loss_gpu == pytest.approx(loss_cpu, rel=1e-4)
+    # Summation orders differ between the devices: against float64, either device's float32
+    # gradients are off by about 1e-4 of the tensor's largest (MobileNetV2, batch norm over two
+    # images), so small entries are compared on that scale.
     for key, grad in grads_cpu.items():
-        np.testing.assert_allclose(grads_gpu[key], grad, rtol=2e-3, atol=2e-5, err_msg=key)
+        np.testing.assert_allclose(grads_gpu[key], grad, rtol=2e-3,
+                                   atol=max(2e-5, 1e-3 * float(np.abs(grad).max())), err_msg=key)
     for key, buffer in model.state_dict().items():  # batch norm's running statistics
-        np.testing.assert_allclose(on_gpu.state_dict()[key].cpu().numpy(), buffer.numpy(),
-                                   rtol=1e-4, atol=1e-6, err_msg=key)
+        expected = buffer.numpy()
+        scale = float(np.abs(expected).max()) if expected.size else 0.0
+        np.testing.assert_allclose(on_gpu.state_dict()[key].cpu().numpy(), expected, rtol=1e-4,
+                                   atol=max(1e-6, 1e-4 * scale), err_msg=key)
