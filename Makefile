@@ -8,6 +8,7 @@
 #   make test-gpu   the cuda-marked and device-parametrised tests, on a machine with cupy and a GPU
 #   make bench-gpu  Ember vs PyTorch CUDA on that GPU, side by side (GPU_PYTHON needs torch too)
 #   make gpu-check  test-gpu, then bench-gpu whatever the tests gave (fails if the tests failed)
+#   make test-gpu-emulated  the same tests on the CPU, against tests/emulated_gpu's stand-in cupy
 #   make clean      caches and build artefacts; `make distclean` also removes the venvs
 
 SHELL := bash
@@ -49,7 +50,8 @@ BENCH_STAMP := $(BENCH_VENV)/.ember-installed
 CUDA_STAMP := $(VENV)/.cuda-installed
 DOCS_STAMP := $(DOCS_VENV)/.docs-installed
 
-.PHONY: test demo lint bench docs test-gpu bench-gpu gpu-check install clean distclean
+.PHONY: test demo lint bench docs test-gpu bench-gpu gpu-check test-gpu-emulated install clean \
+	distclean
 
 install: $(STAMP)
 
@@ -124,6 +126,13 @@ test-gpu: $(GPU_DEPS)
 	@PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -c "import ember, sys; sys.exit(0 if \
 		ember.cuda.is_available() else 'make test-gpu: cupy sees no CUDA GPU here')"
 	PYTHONPATH=$(SRC_PATH)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -m pytest -k cuda $(PYTEST_ARGS)
+
+# The GPU code paths on the CPU: tests/emulated_gpu is a numpy-backed cupy whose kernels g++
+# builds (its README says what it emulates). Not a GPU check: it keeps these paths working between
+# sessions that have a GPU.
+test-gpu-emulated: $(STAMP)
+	PYTHONPATH=$(abspath tests/emulated_gpu) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+		$(MAKE) --no-print-directory test-gpu GPU_PYTHON=$(VENV)/bin/python
 
 # Each timed call ends with a synchronize of its framework. Without torch in GPU_PYTHON the torch
 # column stays empty.
