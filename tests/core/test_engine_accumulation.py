@@ -55,17 +55,17 @@ def test_gradient_accumulates_across_backward_calls():
 
 
 # A leaf keeps a freshly made gradient array as its .grad (no copy) only when nothing else
-# refers to it; every other first gradient is copied.
+# refers to it; every other first gradient is copied. On a GPU too (cupy arrays).
 
-def test_leaves_given_the_same_gradient_get_independent_arrays():
-    a = ember.tensor([1.0, 2.0], requires_grad=True)
-    b = ember.tensor([3.0, 4.0], requires_grad=True)
-    c = ember.tensor([5.0, 6.0])
+def test_leaves_given_the_same_gradient_get_independent_arrays(device):
+    a = ember.tensor([1.0, 2.0], requires_grad=True, device=device)
+    b = ember.tensor([3.0, 4.0], requires_grad=True, device=device)
+    c = ember.tensor([5.0, 6.0], device=device)
     ((a + b) * c).sum().backward()  # add passes mul's fresh gradient to both leaves
-    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    assert a.grad.data_ptr() != b.grad.data_ptr()
     a.grad.data += 100
-    np.testing.assert_array_equal(b.grad.numpy(), [5.0, 6.0])
-    np.testing.assert_array_equal(a.grad.numpy(), [105.0, 106.0])
+    np.testing.assert_array_equal(b.grad.cpu().numpy(), [5.0, 6.0])
+    np.testing.assert_array_equal(a.grad.cpu().numpy(), [105.0, 106.0])
 
 
 class _Passthrough(ember.autograd.Function):
@@ -83,16 +83,16 @@ class _Passthrough(ember.autograd.Function):
         return kept.reshape(grad.shape), None
 
 
-def test_a_gradient_that_is_a_saved_tensor_is_copied():
-    x = ember.tensor([1.0, 2.0], requires_grad=True)
-    kept = ember.tensor([7.0, 8.0])
+def test_a_gradient_that_is_a_saved_tensor_is_copied(device):
+    x = ember.tensor([1.0, 2.0], requires_grad=True, device=device)
+    kept = ember.tensor([7.0, 8.0], device=device)
     out = _Passthrough.apply(x, kept)
     out.sum().backward(retain_graph=True)
     x.grad.data += 1  # must not reach the saved tensor
-    np.testing.assert_array_equal(kept.numpy(), [7.0, 8.0])
+    np.testing.assert_array_equal(kept.cpu().numpy(), [7.0, 8.0])
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [15.0, 17.0])
-    np.testing.assert_array_equal(kept.numpy(), [7.0, 8.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [15.0, 17.0])
+    np.testing.assert_array_equal(kept.cpu().numpy(), [7.0, 8.0])
 
 
 class _Fresh(ember.autograd.Function):
@@ -111,56 +111,56 @@ class _Fresh(ember.autograd.Function):
         return result
 
 
-def test_an_unshared_fresh_gradient_is_kept_without_a_copy():
-    x = ember.tensor([1.0, 2.0], requires_grad=True)
+def test_an_unshared_fresh_gradient_is_kept_without_a_copy(device):
+    x = ember.tensor([1.0, 2.0], requires_grad=True, device=device)
     _Fresh.made.clear()
     _Fresh.apply(x).sum().backward()
     assert x.grad.data_ptr() == _Fresh.made[0]  # stored as is
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [2.0, 2.0])
     _Fresh.apply(x).sum().backward()  # the second backward adds into it
-    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 4.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [4.0, 4.0])
 
 
-def test_user_gradients_and_hook_kept_gradients_are_copied():
-    x = ember.tensor([1.0, 2.0], requires_grad=True)
-    given = ember.tensor([3.0, 4.0])
+def test_user_gradients_and_hook_kept_gradients_are_copied(device):
+    x = ember.tensor([1.0, 2.0], requires_grad=True, device=device)
+    given = ember.tensor([3.0, 4.0], device=device)
     x.backward(given)  # a leaf as the root: its gradient is the caller's tensor
     x.grad.data += 1
-    np.testing.assert_array_equal(given.numpy(), [3.0, 4.0])
+    np.testing.assert_array_equal(given.cpu().numpy(), [3.0, 4.0])
 
-    y = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = ember.tensor([1.0, 2.0], requires_grad=True, device=device)
     seen = []
     y.register_hook(seen.append)
     (y * 3).sum().backward()
     y.grad.data += 1
-    np.testing.assert_array_equal(seen[0].numpy(), [3.0, 3.0])
-    np.testing.assert_array_equal(y.grad.numpy(), [4.0, 4.0])
+    np.testing.assert_array_equal(seen[0].cpu().numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(y.grad.cpu().numpy(), [4.0, 4.0])
 
 
-def test_broadcast_and_reduced_bias_gradients():
+def test_broadcast_and_reduced_bias_gradients(device):
     rng = np.random.default_rng(0)
     data = rng.standard_normal((16, 6, 8, 8)).astype(np.float32)
-    bias = ember.zeros(6, 1, 1, requires_grad=True)
-    row = ember.zeros(8, requires_grad=True)
-    (ember.tensor(data) + bias + row).sum().backward()
-    np.testing.assert_allclose(bias.grad.numpy(), np.full((6, 1, 1), 16 * 64.0))
-    np.testing.assert_allclose(row.grad.numpy(), np.full(8, 16 * 6 * 8.0))
-    weighted = ember.zeros(6, 1, 1, requires_grad=True)
-    (ember.tensor(data) * ember.ones(16, 6, 8, 8) + weighted).mul(ember.tensor(data)).sum() \
+    bias = ember.zeros(6, 1, 1, requires_grad=True, device=device)
+    row = ember.zeros(8, requires_grad=True, device=device)
+    (ember.tensor(data, device=device) + bias + row).sum().backward()
+    np.testing.assert_allclose(bias.grad.cpu().numpy(), np.full((6, 1, 1), 16 * 64.0))
+    np.testing.assert_allclose(row.grad.cpu().numpy(), np.full(8, 16 * 6 * 8.0))
+    weighted = ember.zeros(6, 1, 1, requires_grad=True, device=device)
+    (ember.tensor(data, device=device) * ember.ones(16, 6, 8, 8, device=device) + weighted).mul(ember.tensor(data, device=device)).sum() \
         .backward()
     expected = data.astype(np.float64).sum(axis=(0, 2, 3)).reshape(6, 1, 1)
-    np.testing.assert_allclose(weighted.grad.numpy(), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(weighted.grad.cpu().numpy(), expected, rtol=1e-5, atol=1e-4)
     weighted.grad.data += 1  # an array of its own
-    np.testing.assert_allclose(weighted.grad.numpy(), expected + 1, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(weighted.grad.cpu().numpy(), expected + 1, rtol=1e-5, atol=1e-4)
 
 
-def test_a_gradient_viewing_a_saved_tensor_is_copied():
-    x = ember.tensor([1.0, 2.0], requires_grad=True)
-    kept = ember.tensor([[7.0, 8.0]])
+def test_a_gradient_viewing_a_saved_tensor_is_copied(device):
+    x = ember.tensor([1.0, 2.0], requires_grad=True, device=device)
+    kept = ember.tensor([[7.0, 8.0]], device=device)
     _Passthrough.apply(x, kept).sum().backward()
     x.grad.data += 1
-    np.testing.assert_array_equal(kept.numpy(), [[7.0, 8.0]])
-    np.testing.assert_array_equal(x.grad.numpy(), [8.0, 9.0])
+    np.testing.assert_array_equal(kept.cpu().numpy(), [[7.0, 8.0]])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [8.0, 9.0])
 
 
 class _SavesAList(ember.autograd.Function):

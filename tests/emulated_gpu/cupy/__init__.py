@@ -11,6 +11,7 @@ from cupy import _cuda, _random
 from cupy._array import POOL, ndarray, unwrap, wrap
 from cupy._functions import populate
 from cupy._kernel import ElementwiseKernel  # noqa: F401
+from cupy._reduction import ReductionKernel  # noqa: F401
 
 __version__ = "14.2.0"
 cuda = _cuda.cuda

@@ -56,6 +56,26 @@ def _unwrap_kwargs(kwargs, strict=True):
 
 # ---- the array -------------------------------------------------------------------------------
 
+_NO_KERNEL = {"cupy.empty", "cupy.empty_like"}
+
+
+def _launched(name, result, source=None):
+    """Counts a kernel launch for a call that gave ``result`` (None: it wrote in place), unless
+    the result is not an array or only a view of ``source`` (reshape, a slice)."""
+    if name in _NO_KERNEL:
+        return
+    if isinstance(result, (tuple, list)):
+        if any(isinstance(r, (np.ndarray, np.generic)) for r in result):
+            _launches.count(name)
+        return
+    if result is not None and not isinstance(result, (np.ndarray, np.generic)):
+        return
+    if (isinstance(result, np.ndarray) and source is not None and result.base is not None
+            and _owner(result) is _owner(source)):
+        return
+    _launches.count(name)
+
+
 def _method(name):
     sig = API["ndarray"].get(name, {}).get("sig")
 
@@ -64,6 +84,7 @@ def _method(name):
         if name == "nonzero":
             _sync(self, "nonzero (result size)")
         r = getattr(self._a, name)(*unwrap(args), **_unwrap_kwargs(kwargs))
+        _launched(f"ndarray.{name}", None if kwargs.get("out") is not None else r, self._a)
         if kwargs.get("out") is not None:
             return kwargs["out"]
         return wrap(r, self)
@@ -82,6 +103,7 @@ def _binary(name):
         r = getattr(self._a, name)(unwrap(other))
         if r is NotImplemented:
             return r
+        _launches.count(name)
         if name.startswith("__i"):
             return self
         return wrap(r)
@@ -137,6 +159,21 @@ class Device:
 
     def __repr__(self):
         return f"<CUDA Device {self.id}>"
+
+
+class Flags:
+    """CuPy's flags: contiguity and ownership only (CuPy arrays are always writeable)."""
+
+    __slots__ = ("c_contiguous", "f_contiguous", "owndata")
+
+    def __init__(self, numpy_flags):
+        self.c_contiguous = numpy_flags.c_contiguous
+        self.f_contiguous = numpy_flags.f_contiguous
+        self.owndata = numpy_flags.owndata
+
+    def __getitem__(self, name):
+        return getattr(self, {"C_CONTIGUOUS": "c_contiguous", "F_CONTIGUOUS": "f_contiguous",
+                              "OWNDATA": "owndata"}[name])
 
 
 class MemoryPointer:
@@ -223,7 +260,7 @@ class ndarray:  # noqa: N801 (CuPy's name)
     itemsize = property(lambda s: s._a.itemsize)
     nbytes = property(lambda s: s._a.nbytes)
     strides = property(lambda s: s._a.strides)
-    flags = property(lambda s: s._a.flags)
+    flags = property(lambda s: Flags(s._a.flags))
     base = property(lambda s: s._base)
     device = property(lambda s: Device(0))
     data = property(lambda s: MemoryPointer(s))
@@ -317,6 +354,7 @@ class ndarray:  # noqa: N801 (CuPy's name)
         r = self._a[k]
         if isinstance(r, np.generic):  # cupy: a 0-d view, not a copied scalar
             r = self._a[(k if isinstance(k, tuple) else (k,)) + (Ellipsis,)]
+        _launched("__getitem__", r, self._a)
         return wrap(r, self)
 
     def __setitem__(self, key, value):
@@ -326,6 +364,7 @@ class ndarray:  # noqa: N801 (CuPy's name)
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill [emulated GPU: "
                              "cupy_array[...] = numpy_array]")
         self._a[k] = unwrap(value, strict=False)
+        _launches.count("__setitem__")
 
     # numpy protocol: np.* on cupy arrays goes to cupy (as real cupy's overrides)
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -369,15 +408,20 @@ class ndarray:  # noqa: N801 (CuPy's name)
     def astype(self, dtype, order="K", casting=None, subok=None, copy=True):
         kw = {} if casting is None else {"casting": casting}
         r = self._a.astype(dtype, order=order, copy=copy, **kw)
-        return self if r is self._a else wrap(r)
+        if r is self._a:
+            return self
+        _launches.count("astype")
+        return wrap(r)
 
     def copy(self, order="C"):
+        _launches.count("copy")
         return wrap(self._a.copy(order=order))
 
     def fill(self, value):
         if isinstance(value, np.ndarray) and value.shape != ():
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
         self._a.fill(unwrap(value, strict=False))
+        _launches.count("fill")
 
     def scatter_add(self, slices, value):
         np.add.at(self._a, _index(slices, self.shape), unwrap(value))
@@ -410,6 +454,7 @@ ndarray.__divmod__ = _binary("__divmod__")
 
 def _unary(name):
     def op(self):
+        _launches.count(name)
         return wrap(getattr(self._a, name)())
     return op
 

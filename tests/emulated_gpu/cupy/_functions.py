@@ -2,7 +2,7 @@
 import numpy as np
 
 from cupy import _launches
-from cupy._array import ndarray, unwrap, wrap
+from cupy._array import _launched, ndarray, unwrap, wrap
 from cupy._signatures import API, check_call
 
 
@@ -28,10 +28,12 @@ def function(qualname, np_fn, sig, strict=True):
         if fn.__name__ in _SIZED_BY_VALUES:
             _launches.sync(f"{qualname} (result size)")
         r = np_fn(*unwrap(args, strict), **{k: unwrap(v, strict) for k, v in kwargs.items()})
-        _launches.count(qualname)
         if type(out) is ndarray:
+            _launches.count(qualname)
             return out
-        return wrap(r, _first_array(args))
+        first = _first_array(args)
+        _launched(qualname, r, None if first is None else first._a)
+        return wrap(r, first)
 
     fn.__name__ = qualname.rsplit(".", 1)[-1]
     fn.__qualname__ = qualname

@@ -236,21 +236,27 @@ class ElementwiseKernel:
                + "\n  for (ptrdiff_t i = 0; i < n; ++i) {\n    Ind _ind{(ptrdiff_t) n};\n    "
                + "\n    ".join(lines) + "\n    " + self.operation + ";\n  }\n"
                + self.kwargs.get("after_loop", "") + "\n}\n")
-        digest = hashlib.sha1((src + fma).encode()).hexdigest()[:20]
-        os.makedirs(_CACHE_DIR, exist_ok=True)
-        path = os.path.join(_CACHE_DIR, f"{self.name}_{digest}.so")
-        if not os.path.exists(path):
-            cpp = path[:-3] + f".{os.getpid()}.cpp"
-            with open(cpp, "w") as f:
-                f.write(src)
-            tmp = path + f".{os.getpid()}.tmp"
-            r = subprocess.run(["g++", "-O1", fma, "-std=c++17", "-shared", "-fPIC", "-o", tmp,
-                                cpp], capture_output=True, text=True)
-            if r.returncode:
-                raise RuntimeError(f"emulated GPU: kernel {self.name} failed to build:\n{r.stderr}"
-                                   f"\n--- source {cpp}")
-            os.replace(tmp, path)
+        path = build(self.name, src, fma)
         lib = ctypes.CDLL(path)
         lib.run.restype = None
         self._built[key] = lib
         return lib
+
+
+def build(name, src, fma):
+    """The path of the shared library g++ builds from ``src`` (cached by content)."""
+    digest = hashlib.sha1((src + fma).encode()).hexdigest()[:20]
+    os.makedirs(_CACHE_DIR, exist_ok=True)
+    path = os.path.join(_CACHE_DIR, f"{name}_{digest}.so")
+    if not os.path.exists(path):
+        cpp = path[:-3] + f".{os.getpid()}.cpp"
+        with open(cpp, "w") as f:
+            f.write(src)
+        tmp = path + f".{os.getpid()}.tmp"
+        result = subprocess.run(["g++", "-O1", fma, "-std=c++17", "-shared", "-fPIC", "-o", tmp,
+                                 cpp], capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"emulated GPU: kernel {name} failed to build:\n{result.stderr}"
+                               f"\n--- source {cpp}")
+        os.replace(tmp, path)
+    return path

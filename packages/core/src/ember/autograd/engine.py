@@ -22,7 +22,7 @@ import numpy as np
 from ember.autograd import function as fn_state
 from ember.autograd import observe
 from ember.autograd.function import AccumulateGrad, accumulator
-from ember.backend import ensure_float_warnings_hidden, xp_of
+from ember.backend import ensure_float_warnings_hidden, is_cupy_array, xp_of
 from ember.tensor.registry import lookup
 from ember.tensor.tensor import Tensor
 
@@ -340,18 +340,22 @@ _BASE_ALONE = _refs_of_base([np.empty(0).reshape(1, 0)])
 def _take_as_is(node_grads: list) -> bool:
     """Whether a leaf may keep ``node_grads[0]`` as its ``.grad`` without a copy, as PyTorch
     steals an unshared gradient buffer, and a node may overwrite it
-    (``backward_arrays_in_place``): a writeable numpy array that nothing but ``node_grads``
-    refers to, owning its memory or reshaping the whole of an array that nothing else refers to
+    (``backward_arrays_in_place``): a writeable numpy array, or a cupy array, that nothing but
+    ``node_grads`` refers to, owning its memory or reshaping the whole of an array that nothing else refers to
     (a bias gradient summed to (C, 1, 1)). A view, a tensor, a saved value, a hook that kept it
     or another gradient slot would each hold a reference to the array or its base."""
     grad = node_grads[0]
-    if grad.__class__ is not np.ndarray or not grad.flags.writeable:
+    array_type = grad.__class__
+    if array_type is np.ndarray:
+        if not grad.flags.writeable:
+            return False
+    elif not is_cupy_array(grad):  # cupy arrays are always writeable
         return False
     base = grad.base
     if base is None:
         if not grad.flags.owndata:
             return False
-    elif (base.__class__ is not np.ndarray or not base.flags.owndata
+    elif (base.__class__ is not array_type or not base.flags.owndata
           or base.nbytes != grad.nbytes or not grad.flags.c_contiguous):
         return False
     del grad, base

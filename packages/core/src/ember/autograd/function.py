@@ -382,7 +382,10 @@ def _wrap_outputs(node, out):
         array = _as_array(array)
         differentiable = array.dtype.kind == "f" and not marked
         wrapped.append(Tensor(array, True, node, index) if differentiable else Tensor(array))
-        meta.append((array.shape, array.dtype))
+        # A primitive's backward ignores the gradients of its non-differentiable outputs (batch
+        # norm's statistics, max pooling's taps): they stay None rather than zeros (an
+        # allocation and a launch each on a GPU).
+        meta.append((array.shape, array.dtype) if differentiable else None)
     node._num_outputs = len(out)
     node._out_meta = meta
     return tuple(wrapped)

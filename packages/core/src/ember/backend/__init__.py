@@ -2,6 +2,7 @@
 
 from ember.backend.arrays import (
     accumulate,
+    channel_dot,
     grouped_matmul,
     index_add,
     index_reduce,
@@ -19,6 +20,7 @@ from ember.backend.device import (
     cupy_module,
     device_context,
     device_of,
+    is_cupy_array,
     is_pinned,
     reading_waits,
     require_cupy,
@@ -37,6 +39,7 @@ __all__ = [
     "Device",
     "Generator",
     "array_module",
+    "channel_dot",
     "check_extremes",
     "col2im",
     "cuda_available",
@@ -53,6 +56,7 @@ __all__ = [
     "im2col",
     "index_add",
     "index_reduce",
+    "is_cupy_array",
     "is_pinned",
     "manual_seed_all",
     "masked",

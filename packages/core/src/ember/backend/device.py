@@ -150,6 +150,11 @@ def xp_of(array):
     return _cupy
 
 
+def is_cupy_array(array) -> bool:
+    """True for a cupy array (False for anything else, and without cupy)."""
+    return bool(_cupy) and type(array) is _cupy.ndarray
+
+
 def reading_waits(array) -> bool:
     """True when reading ``array``'s values on the host would wait for the GPU (a cupy array):
     the host synchronisation that code on a training step's path must avoid."""
