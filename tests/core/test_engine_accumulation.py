@@ -146,8 +146,8 @@ def test_broadcast_and_reduced_bias_gradients(device):
     np.testing.assert_allclose(bias.grad.cpu().numpy(), np.full((6, 1, 1), 16 * 64.0))
     np.testing.assert_allclose(row.grad.cpu().numpy(), np.full(8, 16 * 6 * 8.0))
     weighted = ember.zeros(6, 1, 1, requires_grad=True, device=device)
-    (ember.tensor(data, device=device) * ember.ones(16, 6, 8, 8, device=device) + weighted).mul(ember.tensor(data, device=device)).sum() \
-        .backward()
+    data_t = ember.tensor(data, device=device)
+    (data_t * ember.ones(16, 6, 8, 8, device=device) + weighted).mul(data_t).sum().backward()
     expected = data.astype(np.float64).sum(axis=(0, 2, 3)).reshape(6, 1, 1)
     np.testing.assert_allclose(weighted.grad.cpu().numpy(), expected, rtol=1e-5, atol=1e-4)
     weighted.grad.data += 1  # an array of its own

@@ -84,8 +84,7 @@ CASES = [
     ("hardtanh", lambda x: F.hardtanh(x, -0.5, 1.5), ACTIVATION, {"hardtanh_backward"}),
     ("relu6", F.relu6, ACTIVATION, {"hardtanh_backward"}),
     ("batch_norm", _batch_norm, _normal((6, 3, 4, 5), (3,), (3,)),
-     {"batch_norm_scale", "scale_shift_", "batch_norm_grad_coefficients",
-      "batch_norm_input_grad_", "batch_norm_running_"}),
+     {"batch_norm_scale", "batch_norm_grad_coefficients", "batch_norm_running_"}),
     ("layer_norm", _layer_norm, _normal((4, 3, 6), (6,), (6,)), {"standardize_backward"}),
     ("group_norm", _group_norm, _normal((3, 4, 5)), {"standardize_backward"}),
     ("softmax", lambda x: F.softmax(x, dim=1), _normal((5, 7)),
@@ -195,6 +194,30 @@ def test_call_sites_pass_their_kernel_its_parameters_in_one_dtype(case, dtype, m
     if name in ("sigmoid", "tanh"):  # their FusedByModule tables call no kernel for numpy
         expected = set()
     assert spy.kernels == expected
+    _check_arguments(spy, dtype)
+
+
+# Batch norm's kernels on a GPU: its own branch there reads x - mean from x (no centered copy).
+GPU_BATCH_NORM_KERNELS = {"batch_norm_scale", "batch_norm_normalize",
+                          "batch_norm_grad_coefficients", "batch_norm_input_grad",
+                          "batch_norm_running_"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=str)
+def test_batch_norm_gpu_branch_calls_its_kernels(dtype, monkeypatch):
+    """The GPU branch, taken here with numpy arrays (the module's numpy swapped out, as
+    test_normalization's layout test does), calls its kernels with their parameters."""
+    from ember.ops import normalization
+
+    spy = KernelCalls(monkeypatch)
+    monkeypatch.setattr(normalization, "np", None)
+    _run(_batch_norm, _normal((6, 3, 4, 5), (3,), (3,))(np.random.default_rng(0), dtype), "cpu",
+         dtype)
+    assert spy.kernels == GPU_BATCH_NORM_KERNELS
+    _check_arguments(spy, dtype)
+
+
+def _check_arguments(spy, dtype):
     assert spy.fallbacks == [kernel for kernel, _ in spy.calls]
     for kernel, args in spy.calls:
         ins, outs, _ = fused_kernels.KERNELS[kernel]
@@ -244,7 +267,7 @@ def test_relu_array_backward_calls_its_kernel(monkeypatch):
 
 
 def test_every_kernel_has_a_call_site():
-    covered = set().union(*(case[3] for case in CASES)) | {"dropout_mask"}
+    covered = set().union(*(case[3] for case in CASES)) | {"dropout_mask"} | GPU_BATCH_NORM_KERNELS
     assert covered == set(fused_kernels.KERNELS)
 
 
@@ -281,6 +304,8 @@ def test_cuda_kernels_match_the_cpu_path(case, dtype, monkeypatch):
     arrays = make(np.random.default_rng(0), dtype)
     spy = KernelCalls(monkeypatch)
     got = _run(fn, arrays, "cuda", dtype)
+    if name == "batch_norm":  # its own branch on a GPU
+        expected = GPU_BATCH_NORM_KERNELS
     assert spy.kernels == expected and not spy.fallbacks, (spy.kernels, spy.fallbacks)
     _compare(got, _run(fn, arrays, "cpu", dtype), dtype, name)
 

@@ -341,9 +341,10 @@ def _take_as_is(node_grads: list) -> bool:
     """Whether a leaf may keep ``node_grads[0]`` as its ``.grad`` without a copy, as PyTorch
     steals an unshared gradient buffer, and a node may overwrite it
     (``backward_arrays_in_place``): a writeable numpy array, or a cupy array, that nothing but
-    ``node_grads`` refers to, owning its memory or reshaping the whole of an array that nothing else refers to
-    (a bias gradient summed to (C, 1, 1)). A view, a tensor, a saved value, a hook that kept it
-    or another gradient slot would each hold a reference to the array or its base."""
+    ``node_grads`` refers to, owning its memory or reshaping the whole of an array that nothing
+    else refers to (a bias gradient summed to (C, 1, 1)). A view, a tensor, a saved value, a hook
+    that kept it or another gradient slot would each hold a reference to the array or its
+    base."""
     grad = node_grads[0]
     array_type = grad.__class__
     if array_type is np.ndarray:

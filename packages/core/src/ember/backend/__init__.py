@@ -2,7 +2,6 @@
 
 from ember.backend.arrays import (
     accumulate,
-    channel_dot,
     grouped_matmul,
     index_add,
     index_reduce,
@@ -30,6 +29,7 @@ from ember.backend.device import (
 from ember.backend.float_warnings import ensure_float_warnings_hidden, hide_float_warnings
 from ember.backend.fused_kernels import FusedByModule, fused
 from ember.backend.random import Generator, default_generator, manual_seed_all
+from ember.backend.reduction_kernels import channel_sums
 
 hide_float_warnings()
 
@@ -39,7 +39,7 @@ __all__ = [
     "Device",
     "Generator",
     "array_module",
-    "channel_dot",
+    "channel_sums",
     "check_extremes",
     "col2im",
     "cuda_available",

@@ -63,27 +63,6 @@ def index_reduce(target, index, values, reduce: str) -> None:
     target[...] = cupy.asarray(host)
 
 
-# The reduction kernel of channel_dot per dtype, and its accumulator (float16 sums in float).
-_channel_dot_kernels: dict = {}
-_ACCUMULATORS = {"float16": "float", "float32": "float", "float64": "double"}
-
-
-def channel_dot(a, b):
-    """Per-channel sums of ``a * b`` over two (N, C, S) arrays: ``einsum("ncs,ncs->c")``, one
-    pass without a product array. On cupy one reduction kernel (cupy's einsum would copy both
-    operands for a batched matrix product: three launches and two activation-sized copies)."""
-    if type(a) is np.ndarray:
-        return np.einsum("ncs,ncs->c", a, b)
-    kernel = _channel_dot_kernels.get(a.dtype)
-    if kernel is None:
-        import cupy
-
-        kernel = _channel_dot_kernels[a.dtype] = cupy.ReductionKernel(
-            "T x, T y", "T total", "_type_reduce(x) * _type_reduce(y)", "a + b",
-            "total = T(a)", "0", "ember_channel_dot", reduce_type=_ACCUMULATORS[a.dtype.name])
-    return kernel(a, b, axis=(0, 2))
-
-
 def masked(condition, values, out=None):
     """``where(condition, values, 0)`` for a float array ``values``, into ``out`` when given.
 

@@ -98,9 +98,15 @@ KERNELS = {
         "T draws, T p, T scale", "T mask",
         "mask = A(draws) >= A(p) ? scale : T(0);"),
     "batch_norm_scale": (
-        # per channel: 1 / sqrt(var + eps) and weight times it
-        "T var, T weight, T eps", "T inv_std, T scale",
-        "A s = A(1) / sqrt(A(var) + A(eps)); inv_std = T(s); scale = T(A(weight) * A(inv_std));"),
+        # per channel: the variance from the sum of squares, 1 / sqrt(var + eps), and weight
+        # times that
+        "T squares, T count, T weight, T eps", "T var, T inv_std, T scale",
+        "var = T(A(squares) / A(count)); A s = A(1) / sqrt(A(var) + A(eps)); inv_std = T(s);"
+        " scale = T(A(weight) * A(inv_std));"),
+    "batch_norm_normalize": (
+        # (x - mean) * scale + shift, per-channel values broadcast (the GPU's forward)
+        "T x, T centre, T scale, T shift", "T y",
+        "y = T((A(x) - A(centre)) * A(scale) + A(shift));"),
     "batch_norm_grad_coefficients": (
         # per channel, from sum(grad * centered) and sum(grad): dL/dweight and _input_grad_'s
         # slope, offset and scale (each rounded to T between steps, as the array code)
@@ -115,14 +121,10 @@ KERNELS = {
         "running_mean = T(A(T(A(running_mean) * A(keep))) + A(T(A(factor) * A(mean))));"
         " running_var = T(A(T(A(running_var) * A(keep)))"
         " + A(T(A(T(A(factor) * A(var))) * A(correction))));"),
-    "scale_shift_": (
-        # in place: y * scale + shift, per-channel rows broadcast over the batch
-        "T scale, T shift", "T y",
-        "y = T(A(y) * A(scale) + A(shift));"),
-    "batch_norm_input_grad_": (
-        # in place: centered x -> scale * (grad - (centered * slope + offset))
-        "T grad, T slope, T offset, T scale", "T centered",
-        "centered = T(A(scale) * (A(grad) - (A(centered) * A(slope) + A(offset))));"),
+    "batch_norm_input_grad": (
+        # scale * (grad - ((x - mean) * slope + offset)) (the GPU's backward)
+        "T grad, T x, T centre, T slope, T offset, T scale", "T grad_x",
+        "grad_x = T(A(scale) * (A(grad) - ((A(x) - A(centre)) * A(slope) + A(offset))));"),
     "erf": (
         "T x", "T y",
         "y = T(erf(A(x)));"),

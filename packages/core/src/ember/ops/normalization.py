@@ -16,7 +16,7 @@ import numpy as np
 from ember.autograd import observe
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
-from ember.backend import channel_dot, fused
+from ember.backend import channel_sums, fused
 from ember.ops._blocks import sample_blocks
 from ember.ops.op import op, primitive
 from ember.tensor.tensor import Tensor
@@ -74,13 +74,21 @@ class BatchNormAffine(Function):
         channels = x.shape[1]
         count = x.size // channels
         mean = _channel_sums(xp, channels, x) / count
-        # centered, then scaled and shifted in place: no temporary activation
-        out = _rows(xp, x) - _spread(xp, mean, x)
-        var = _channel_sums(xp, channels, out, out) / count
-        inv_std, scale = fused("batch_norm_scale", (var, weight, eps), _batch_norm_scale, xp,
-                               var, weight, eps)
+        rows, centre = _rows(xp, x), _spread(xp, mean, x)
+        if xp is np:  # centered into the output, then scaled and shifted there in place
+            out = rows - centre
+            squares = _channel_sums(xp, channels, out, out)
+        else:  # fewer launches: the squares straight from x, the output in one kernel
+            squares = channel_sums("centered_square", rows, centre)
+        per_channel = (squares, count, weight, eps)
+        var, inv_std, scale = fused("batch_norm_scale", per_channel, _batch_norm_scale, xp,
+                                    *per_channel)
         scale, shift = _spread(xp, scale, x), _spread(xp, bias, x)
-        fused("scale_shift_", (scale, shift, out), _scale_shift_, scale, shift, out)
+        if xp is np:
+            _scale_shift_(scale, shift, out)
+        else:
+            out = fused("batch_norm_normalize", (rows, centre, scale, shift), _normalize, rows,
+                        centre, scale, shift)
         # x - mean again in backward rather than a saved copy: one activation less held per
         # layer (a ResNet-20 step page-faults a quarter less)
         ctx.save_for_backward(x, weight, mean, inv_std)
@@ -101,6 +109,8 @@ class BatchNormAffine(Function):
     def backward_arrays(ctx, grad, _grad_mean, _grad_var):
         x, weight, mean, inv_std = ctx.saved_arrays
         xp = ctx.xp
+        if xp is not np:
+            return _batch_norm_backward_gpu(xp, grad, x, weight, mean, inv_std)
         channels = x.shape[1]
         count = x.size // channels
         rows, grad_rows = _rows(xp, x), _rows(xp, grad)
@@ -122,9 +132,24 @@ class BatchNormAffine(Function):
             "batch_norm_grad_coefficients", per_channel, _grad_coefficients, *per_channel)
         slope, offset, scale = (_spread(xp, v, x) for v in (slope, offset, scale))
         for block in blocks:
-            step = (grad_rows[block], slope, offset, scale, grad_x[block])
-            fused("batch_norm_input_grad_", step, _input_grad_, xp, *step)
+            _input_grad_(xp, grad_rows[block], slope, offset, scale, grad_x[block])
         return grad_x.reshape(x.shape), grad_weight, grad_bias
+
+
+def _batch_norm_backward_gpu(xp, grad, x, weight, mean, inv_std):
+    """``BatchNormAffine.backward_arrays`` in four launches: two per-channel sums, the
+    per-channel coefficients and dL/dx, each reading x - mean from x (no centered copy)."""
+    channels = x.shape[1]
+    count = x.size // channels
+    rows, grad_rows, centre = _rows(xp, x), _rows(xp, grad), _spread(xp, mean, x)
+    grad_bias = _channel_sums(xp, channels, grad_rows)
+    grad_weight = channel_sums("centered_dot", grad_rows, rows, centre)
+    per_channel = (grad_weight, grad_bias, inv_std, weight, count)
+    grad_weight, slope, offset, scale = fused(
+        "batch_norm_grad_coefficients", per_channel, _grad_coefficients, *per_channel)
+    parts = (grad_rows, rows, centre, *(_spread(xp, v, x) for v in (slope, offset, scale)))
+    grad_x = fused("batch_norm_input_grad", parts, _input_grad, xp, *parts)
+    return grad_x.reshape(x.shape), grad_weight, grad_bias
 
 
 # ---- batch norm's array code: the CPU path of its fused kernels (ember.backend.fused) --------
@@ -135,10 +160,12 @@ def _standardize_backward(grad, x_hat, inv_std, grad_mean, projection):
     return inv_std * (grad - grad_mean - x_hat * projection)
 
 
-def _batch_norm_scale(xp, var, weight, eps):
-    """Per channel: (1 / sqrt(var + eps), weight / sqrt(var + eps))."""
+def _batch_norm_scale(xp, squares, count, weight, eps):
+    """Per channel, from the sums of squared deviations: (var, 1 / sqrt(var + eps),
+    weight / sqrt(var + eps))."""
+    var = squares / count
     inv_std = 1.0 / xp.sqrt(var + eps)
-    return inv_std, weight * inv_std
+    return var, inv_std, weight * inv_std
 
 
 def _grad_coefficients(grad_weight_centered, grad_bias, inv_std, weight, count):
@@ -160,6 +187,20 @@ def _update_running_(mean, var, keep, factor, correction, running_mean, running_
 def _scale_shift_(scale, shift, out):
     out *= scale
     out += shift
+
+
+def _normalize(x, centre, scale, shift):
+    """``(x - centre) * scale + shift``."""
+    out = x - centre
+    _scale_shift_(scale, shift, out)
+    return out
+
+
+def _input_grad(xp, grad, x, centre, slope, offset, scale):
+    """``scale * (grad - ((x - centre) * slope + offset))``."""
+    centered = x - centre
+    _input_grad_(xp, grad, slope, offset, scale, centered)
+    return centered
 
 
 def _input_grad_(xp, grad, slope, offset, scale, centered):
@@ -205,7 +246,7 @@ def _channel_sums(xp, channels: int, a, b=None):
     rows = a.reshape(a.shape[0], channels, -1)
     if b is None:
         return xp.einsum("ncs->c", rows)
-    return channel_dot(rows, b.reshape(rows.shape))
+    return channel_sums("dot", rows, b.reshape(rows.shape))
 
 
 def _affine(x_hat: Tensor, weight, bias, shape) -> Tensor:
