@@ -148,7 +148,8 @@ def test_pool1d_and_errors(device):
 
 
 @pytest.mark.parametrize("channels_first", [False, True])
-def test_max_pool_ties_and_nan_route_the_gradient_to_the_first_maximum(channels_first):
+def test_max_pool_ties_and_nan_route_the_gradient_to_the_first_maximum(channels_first,
+                                                                         device):
     # windows (2x2, stride 2): all-zero ties (as after a ReLU), a tie at 3, a NaN, plain
     x = np.array([[0.0, 0.0, 3.0, 1.0],
                   [0.0, 0.0, 2.0, 3.0],
@@ -156,16 +157,16 @@ def test_max_pool_ties_and_nan_route_the_gradient_to_the_first_maximum(channels_
                   [np.nan, 0.0, 6.0, 2.0]]).reshape(1, 1, 4, 4).repeat(2, axis=1)
     if channels_first:
         x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
-    t = ember.tensor(x, requires_grad=True)
+    t = ember.tensor(x, device=device, requires_grad=True)
     values, indices = ember.max_pool2d(t, 2, return_indices=True)
-    np.testing.assert_array_equal(values.detach().numpy()[0, 0], [[0.0, 3.0], [np.nan, 6.0]])
-    np.testing.assert_array_equal(indices.numpy()[0, 0], [[0, 2], [9, 14]])
+    np.testing.assert_array_equal(values.detach().cpu().numpy()[0, 0], [[0.0, 3.0], [np.nan, 6.0]])
+    np.testing.assert_array_equal(indices.cpu().numpy()[0, 0], [[0, 2], [9, 14]])
     values.backward(ember.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
-                                 .repeat(2, axis=1)))
+                                 .repeat(2, axis=1), device=device))
     expected = np.zeros((4, 4))
     expected[0, 0], expected[0, 2], expected[2, 1], expected[3, 2] = 1, 2, 3, 4
-    np.testing.assert_array_equal(t.grad.numpy()[0, 0], expected)
-    np.testing.assert_array_equal(t.grad.numpy()[0, 1], expected)
+    np.testing.assert_array_equal(t.grad.cpu().numpy()[0, 0], expected)
+    np.testing.assert_array_equal(t.grad.cpu().numpy()[0, 1], expected)
 
 
 @pytest.mark.parametrize("kernel, stride", [(2, 2), ((2, 3), (2, 3)), (2, 3)])
@@ -184,10 +185,10 @@ def test_max_pool_gradient_of_tiling_and_gapped_windows(kernel, stride, device):
     np.testing.assert_array_equal(t.grad.cpu().numpy(), expected.reshape(x.shape))
 
 
-def test_max_pool_gradient_keeps_infinite_and_nan_gradients_where_they_belong():
-    x = ember.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], requires_grad=True)
-    ember.max_pool2d(x, 2).backward(ember.tensor([[[[np.inf]]]]))
-    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0.0, 0.0], [0.0, np.inf]])
+def test_max_pool_gradient_keeps_infinite_and_nan_gradients_where_they_belong(device):
+    x = ember.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], device=device, requires_grad=True)
+    ember.max_pool2d(x, 2).backward(ember.tensor([[[[np.inf]]]], device=device))
+    np.testing.assert_array_equal(x.grad.cpu().numpy()[0, 0], [[0.0, 0.0], [0.0, np.inf]])
 
 
 @pytest.mark.parametrize("channels_first", [False, True])

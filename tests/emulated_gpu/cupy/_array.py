@@ -11,13 +11,17 @@ from cupy._signatures import API, check_call
 
 # ---- wrapping --------------------------------------------------------------------------------
 
+
 def _owner(a):
+    """The numpy array that owns ``a``'s memory."""
     while isinstance(a.base, np.ndarray):
         a = a.base
     return a
 
 
 def wrap(x, src=None):
+    """numpy results as emulated cupy arrays (tuples and lists of them too); views of ``src``
+    get its owner as their ``.base``."""
     if isinstance(x, np.generic):
         x = np.asarray(x)
     t = type(x)
@@ -37,6 +41,8 @@ def wrap(x, src=None):
 
 
 def unwrap(x, strict=True):
+    """The numpy arrays inside emulated cupy arrays; ``strict`` refuses numpy arrays, as CuPy's
+    functions do."""
     t = type(x)
     if t is ndarray:
         return x._a
@@ -82,7 +88,7 @@ def _method(name):
     def method(self, *args, **kwargs):
         check_call(f"cupy.ndarray.{name}", sig, args, kwargs)
         if name == "nonzero":
-            _sync(self, "nonzero (result size)")
+            _launches.sync("nonzero (result size)")
         r = getattr(self._a, name)(*unwrap(args), **_unwrap_kwargs(kwargs))
         _launched(f"ndarray.{name}", None if kwargs.get("out") is not None else r, self._a)
         if kwargs.get("out") is not None:
@@ -110,10 +116,6 @@ def _binary(name):
 
     op.__name__ = name
     return op
-
-
-def _sync(self, what):
-    _launches.sync(what)
 
 
 class Device:
@@ -298,35 +300,35 @@ class ndarray:  # noqa: N801 (CuPy's name)
                         "`.get()` to construct a NumPy array explicitly.")
 
     def __bool__(self):
-        _sync(self, "bool")
+        _launches.sync("bool")
         return bool(self._a)
 
     def __float__(self):
-        _sync(self, "float")
+        _launches.sync("float")
         return float(self._a)
 
     def __int__(self):
-        _sync(self, "int")
+        _launches.sync("int")
         return int(self._a)
 
     def __index__(self):
-        _sync(self, "index")
+        _launches.sync("index")
         return self._a.__index__()
 
     def __complex__(self):
-        _sync(self, "complex")
+        _launches.sync("complex")
         return complex(self._a)
 
     def item(self, *args):
-        _sync(self, "item")
+        _launches.sync("item")
         return self._a.item(*args)
 
     def tolist(self):
-        _sync(self, "tolist")
+        _launches.sync("tolist")
         return self._a.tolist()
 
     def get(self, stream=None, order="C", out=None, blocking=True):
-        _sync(self, "get")
+        _launches.sync("get")
         if out is not None:
             out[...] = self._a
             return out
@@ -342,7 +344,7 @@ class ndarray:  # noqa: N801 (CuPy's name)
         self._a[...] = arr
 
     def tobytes(self, order="C"):
-        _sync(self, "tobytes")
+        _launches.sync("tobytes")
         return self._a.tobytes(order)
 
     # indexing
@@ -350,7 +352,7 @@ class ndarray:  # noqa: N801 (CuPy's name)
         k = _index(key, self.shape)
         if any(isinstance(x, np.ndarray) and x.dtype == np.bool_ and x.ndim
                for x in (k if isinstance(k, tuple) else (k,))):
-            _sync(self, "boolean mask (result size)")
+            _launches.sync("boolean mask (result size)")
         r = self._a[k]
         if isinstance(r, np.generic):  # cupy: a 0-d view, not a copied scalar
             r = self._a[(k if isinstance(k, tuple) else (k,)) + (Ellipsis,)]

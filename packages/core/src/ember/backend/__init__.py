@@ -28,6 +28,7 @@ from ember.backend.device import (
 )
 from ember.backend.float_warnings import ensure_float_warnings_hidden, hide_float_warnings
 from ember.backend.fused_kernels import FusedByModule, fused
+from ember.backend.pool_kernels import max_pool, max_pool_backward
 from ember.backend.random import Generator, default_generator, manual_seed_all
 from ember.backend.reduction_kernels import channel_sums
 
@@ -60,6 +61,8 @@ __all__ = [
     "is_pinned",
     "manual_seed_all",
     "masked",
+    "max_pool",
+    "max_pool_backward",
     "pin_memory",
     "reading_waits",
     "require_cupy",

@@ -152,12 +152,18 @@ def _on_gpu(array) -> bool:
 
 def _launch(name: str, dtype, args: list, size: int) -> None:
     """Runs kernel ``name`` over ``size`` elements (every array is raw: the size is given)."""
-    kernel = _compiled.get(name)
+    run_raw_kernel(SIGNATURES, _compiled, name, args, size)
+
+
+def run_raw_kernel(signatures: dict, compiled: dict, name: str, args: list, size: int) -> None:
+    """Runs the cupy ElementwiseKernel ``name`` of ``signatures`` (name -> (in params, out
+    params, body), every array raw) over ``size`` elements, built once into ``compiled``."""
+    kernel = compiled.get(name)
     if kernel is None:
         import cupy
 
-        in_params, out_params, body = SIGNATURES[name]
+        in_params, out_params, body = signatures[name]
         kernel = cupy.ElementwiseKernel(in_params, out_params, body, f"ember_{name}",
                                         no_return=True)
-        _compiled[name] = kernel
+        compiled[name] = kernel
     kernel(*args, size=size)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.backend import index_add, masked, reading_waits, xp_of
+from ember.backend import index_add, masked, max_pool, max_pool_backward, reading_waits, xp_of
 from ember.ops._blocks import sample_blocks
 from ember.ops._windows import output_size, padded, pair, tap
 from ember.ops._workspace import workspace
@@ -129,8 +129,15 @@ class MaxPool2d(Function):
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         source = padded(xp, x, padding, _needed(kernel, stride, dilation, out_hw), fill)
         count = kernel[0] * kernel[1]
+        tap_dtype = np.int8 if count <= 127 else np.int64
+        ctx.input_hw = x.shape[2:]
+        if reading_waits(x):  # a GPU: one kernel (the blocks below are for the CPU's caches)
+            best, taps = max_pool(source, kernel, stride, dilation, out_hw, tap_dtype)
+            ctx.save_for_backward(taps)
+            ctx.mark_non_differentiable(taps)
+            return best, taps
         best = _empty_like_layout(xp, x, (), out_hw)
-        taps = _empty_like_layout(xp, x, (), out_hw, np.int8 if count <= 127 else np.int64)
+        taps = _empty_like_layout(xp, x, (), out_hw, tap_dtype)
         reads = _tap_view(xp, source, kernel, stride, dilation, out_hw)
         blocks = sample_blocks(xp, source, _BLOCK_BYTES)
         # every tap's window copied out once (one copy a block): the reductions below then read
@@ -138,23 +145,19 @@ class MaxPool2d(Function):
         scratch = _empty_like_layout(xp, x, kernel, out_hw, samples=blocks[0].stop,
                                      scratch="max_pool2d.windows")
         by_tap = scratch.reshape((count,) + scratch.shape[2:])
-        # Whether a maximum is NaN is not read on a GPU (a host synchronisation): there the
-        # taps are matched NaN-aware at once.
-        nan_aware = best.dtype.kind == "f" and reading_waits(best)
         for block in blocks:
             samples = block.stop - block.start
             scratch[:, :, :samples] = reads[:, :, block]
             windows = by_tap[:, :samples]
             # propagates NaN, as PyTorch's max pooling does
             block_best = windows.max(axis=0, out=best[block])
-            _first_match(xp, windows, block_best, out=taps[block], nan=nan_aware)
-        if best.dtype.kind == "f" and not nan_aware and xp.isnan(best).any():
+            _first_match(xp, windows, block_best, out=taps[block])
+        if best.dtype.kind == "f" and xp.isnan(best).any():
             # a NaN is its window's maximum too: the taps counted again, NaN matching NaN (rare:
             # the windows are copied out whole)
             _first_match(xp, reads.reshape((count,) + reads.shape[2:]), best, out=taps,
                          nan=True)
         ctx.save_for_backward(taps)
-        ctx.input_hw = x.shape[2:]
         ctx.mark_non_differentiable(taps)
         return best, taps
 
@@ -178,6 +181,9 @@ class MaxPool2d(Function):
             indices = _flat_indices(ctx.xp, taps, ctx.input_hw[1], kernel, stride, padding,
                                    dilation)
             return _flat_scatter(ctx.xp, grad, indices, ctx.input_hw, unique=False)
+        if reading_waits(grad):
+            return max_pool_backward(grad, taps, grad.shape[:2] + tuple(ctx.input_hw), kernel,
+                                     stride, padding, dilation)
         return _tap_scatter(ctx.xp, grad, taps, ctx.input_hw, kernel, stride, padding, dilation)
 
 
