@@ -1,7 +1,9 @@
 """cupy.ReductionKernel on the host: for each output element, g++-built code maps every input
 element of the reduced axes (``map_expr``), folds them with ``reduce_expr`` from ``identity`` in
-``reduce_type`` and writes ``post_map_expr`` (sequentially: CuPy's tree order rounds
-differently). Arguments are checked as CuPy's: non-raw input arrays, broadcast together."""
+``reduce_type``, in the order of a block of CuPy's threads (strided partial folds, then a tree),
+and writes ``post_map_expr`` (``_in_ind.size()`` and ``_out_ind.size()`` count elements as in
+CuPy).
+Arguments are checked as CuPy's: non-raw input arrays, broadcast together."""
 
 import ctypes
 
@@ -9,6 +11,9 @@ import numpy as np
 
 from cupy import _launches
 from cupy._kernel import _C, _PRELUDE, _TYPES, _params, build
+
+# The order CuPy sums in: a block of threads each folding every _THREADS-th element, then a tree.
+_THREADS = 512
 
 
 class ReductionKernel:
@@ -92,14 +97,20 @@ class ReductionKernel:
                + 'extern "C" void run(void** ptrs, void* result, const long long* kept_shape, '
                "const long long* axes_shape, const long long* strides, long long n_out, "
                "long long n_reduce) {\n"
+               "  const Ind _in_ind{(ptrdiff_t) (n_out * n_reduce)}, _out_ind{(ptrdiff_t) n_out};\n"
                "  for (ptrdiff_t o = 0; o < n_out; ++o) {\n"
-               f"    _type_reduce _acc = _type_reduce({self.identity});\n"
-               "    for (ptrdiff_t r = 0; r < n_reduce; ++r) {\n      "
-               + "\n      ".join(reads)
-               + f"\n      _type_reduce _mapped = _type_reduce({self.map_expr});\n"
-               "      { _type_reduce a = _acc, b = _mapped; "
-               f"_acc = _type_reduce({self.reduce_expr}); }}\n    }}\n"
-               f"    {{ _type_reduce a = _acc; {out_c} &{self.out_params[0].name} = "
+               f"    _type_reduce _part[{_THREADS}];\n"
+               f"    for (int t = 0; t < {_THREADS}; ++t) {{\n"
+               f"      _part[t] = _type_reduce({self.identity});\n"
+               f"      for (ptrdiff_t r = t; r < n_reduce; r += {_THREADS}) {{\n        "
+               + "\n        ".join(reads)
+               + f"\n        _type_reduce _mapped = _type_reduce({self.map_expr});\n"
+               "        { _type_reduce a = _part[t], b = _mapped; "
+               f"_part[t] = _type_reduce({self.reduce_expr}); }}\n      }}\n    }}\n"
+               f"    for (int width = {_THREADS // 2}; width > 0; width /= 2)\n"
+               "      for (int t = 0; t < width; ++t) { _type_reduce a = _part[t], "
+               f"b = _part[t + width]; _part[t] = _type_reduce({self.reduce_expr}); }}\n"
+               f"    {{ _type_reduce a = _part[0]; {out_c} &{self.out_params[0].name} = "
                f"(({out_c}*) result)[o]; {self.post_map_expr}; }}\n  }}\n}}\n")
         fma = "-ffp-contract=off" if "--fmad=false" in self.options else "-ffp-contract=fast"
         lib = ctypes.CDLL(build(self.name, src, fma))

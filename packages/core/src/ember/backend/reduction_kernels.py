@@ -14,8 +14,13 @@ import numpy as np
 _ACCUMULATORS = {"float16": "float", "float32": "float", "float64": "double"}
 _PREAMBLE = "template <typename A> __device__ A ember_square(A v) { return v * v; }"
 
-# name -> (input parameters, the value each element adds, the numpy code of the sums)
+# name -> (input parameters, the value each element adds, the numpy code of the sums); "mean"
+# divides its sums by the count of elements summed per channel
 REDUCTIONS = {
+    "mean": (
+        "T x",
+        "_type_reduce(x)",
+        lambda x: np.einsum("ncs->c", x) / (x.size // x.shape[1])),
     "dot": (
         "T x, T y",
         "_type_reduce(x) * _type_reduce(y)",
@@ -50,7 +55,8 @@ def _compile(name: str, dtype):
     import cupy
 
     in_params, value, _ = REDUCTIONS[name]
-    kernel = cupy.ReductionKernel(in_params, "T total", value, "a + b", "total = T(a)", "0",
+    total = "T(a / _type_reduce(_in_ind.size() / _out_ind.size()))" if name == "mean" else "T(a)"
+    kernel = cupy.ReductionKernel(in_params, "T total", value, "a + b", f"total = {total}", "0",
                                   f"ember_channel_{name}", reduce_type=_ACCUMULATORS[dtype.name],
                                   preamble=_PREAMBLE)
     _compiled[(name, dtype)] = kernel

@@ -73,12 +73,15 @@ class BatchNormAffine(Function):
         xp = ctx.xp
         channels = x.shape[1]
         count = x.size // channels
-        mean = _channel_sums(xp, channels, x) / count
-        rows, centre = _rows(xp, x), _spread(xp, mean, x)
+        rows = _rows(xp, x)
         if xp is np:  # centered into the output, then scaled and shifted there in place
+            mean = _channel_sums(xp, channels, x) / count
+            centre = _spread(xp, mean, x)
             out = rows - centre
             squares = _channel_sums(xp, channels, out, out)
         else:  # fewer launches: the squares straight from x, the output in one kernel
+            mean = channel_sums("mean", rows)
+            centre = _spread(xp, mean, x)
             squares = channel_sums("centered_square", rows, centre)
         per_channel = (squares, count, weight, eps)
         var, inv_std, scale = fused("batch_norm_scale", per_channel, _batch_norm_scale, xp,
